@@ -1,0 +1,68 @@
+# Targets are the verbs a user types. Every target sets up what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+CONFIG ?= configs/default.yaml
+PREFECT_PORT ?= 4200
+MLFLOW_PORT ?= 5000
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-fast lint format ui serve retrain prefect-server mlflow-server clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP) ## Create .venv and install the package with its test extras
+
+run: setup ## Run the whole pipeline on the embedded default (synthetic data, local MLflow)
+	$(BIN)/churn run --config $(CONFIG)
+
+retrain: setup ## Train and register a model now
+	$(BIN)/churn retrain --config $(CONFIG)
+
+test: setup lint ## Lint, then run every test (slow ones included)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test-fast: setup ## Run the tests not marked slow
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: setup ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+ui: setup ## MLflow UI on the local store, http://127.0.0.1:$(MLFLOW_PORT)
+	$(BIN)/churn ui --config $(CONFIG) --port $(MLFLOW_PORT)
+
+prefect-server: setup ## A local Prefect server (UI and API) on http://127.0.0.1:$(PREFECT_PORT)
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+serve: setup ## Start a local Prefect server if none answers, then serve the scheduled flows
+	@export PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api; \
+	if ! curl -sf $$PREFECT_API_URL/health >/dev/null; then \
+	  echo "Starting a Prefect server on 127.0.0.1:$(PREFECT_PORT) (log: .prefect-server.log)"; \
+	  PREFECT_SERVER_ANALYTICS_ENABLED=false nohup $(BIN)/prefect server start --host 127.0.0.1 \
+	    --port $(PREFECT_PORT) > .prefect-server.log 2>&1 & \
+	  for i in $$(seq 1 90); do curl -sf $$PREFECT_API_URL/health >/dev/null && break; sleep 1; done; \
+	fi; \
+	echo "Prefect UI: http://127.0.0.1:$(PREFECT_PORT)"; \
+	$(BIN)/churn serve --config $(CONFIG)
+
+mlflow-server: setup ## A standalone MLflow tracking server on http://127.0.0.1:$(MLFLOW_PORT)
+	$(BIN)/mlflow server --backend-store-uri sqlite:///mlflow.db \
+	  --artifacts-destination ./mlartifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+clean: ## Remove local run state (MLflow store, data, outputs); keeps .venv
+	rm -rf mlflow.db mlartifacts mlruns data outputs .prefect-server.log

@@ -1,0 +1,181 @@
+"""Reading and writing customer tables: parquet or CSV, whole or in chunks.
+
+Every write is atomic: the data goes to a temporary file in the destination's
+folder and is renamed over the destination only once complete, so a crash
+leaves the previous file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from churn.errors import InputError
+from churn.schema import ID_COLUMN, check_columns, validate_customers
+from churn.synthetic import World
+
+_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+
+
+def table_format(path: Path) -> str:
+    """``parquet`` or ``csv``, from the file's extension."""
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(
+            f"{path}: unsupported file type '{path.suffix}'; expected one of "
+            f"{', '.join(sorted(_FORMATS))}."
+        )
+    return fmt
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: the file does not exist.")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes).")
+
+
+def _read_error(path: Path, exc: Exception) -> InputError:
+    return InputError(
+        f"{path}: cannot be read as {table_format(path)} "
+        f"(is it truncated or of another format?): {exc}"
+    )
+
+
+def read_table(path: Path, *, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a whole parquet or CSV table, with errors that name the file."""
+    path = Path(path)
+    fmt = table_format(path)
+    _check_exists(path)
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(path, columns=columns)
+        return pd.read_csv(path, usecols=columns, dtype={ID_COLUMN: str})
+    except Exception as exc:  # pyarrow and the CSV parser raise many types for bad bytes
+        raise _read_error(path, exc) from None
+
+
+def table_columns(path: Path) -> list[str]:
+    """The column names of a table, read from its header or parquet footer alone."""
+    path = Path(path)
+    fmt = table_format(path)
+    _check_exists(path)
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except Exception as exc:
+        raise _read_error(path, exc) from None
+
+
+def load_customers(path: Path, *, labelled: bool) -> pd.DataFrame:
+    """Read and validate a whole customer table."""
+    path = Path(path)
+    check_columns(table_columns(path), source=path, labelled=labelled)
+    return validate_customers(read_table(path), source=path, labelled=labelled)
+
+
+def check_customer_ids(path: Path, *, labelled: bool = False) -> int:
+    """Check columns, and (reading the id column alone) that ids are present and unique.
+
+    Chunked validation cannot see duplicates that fall in different chunks, so
+    this runs first. Returns the number of rows.
+    """
+    path = Path(path)
+    check_columns(table_columns(path), source=path, labelled=labelled)
+    column = read_table(path, columns=[ID_COLUMN])[ID_COLUMN]
+    if column.empty:
+        raise InputError(f"{path}: the table has no rows; expected one row per customer.")
+    empty = column.isna() | (column.astype(str).str.strip() == "")
+    if empty.any():
+        rows = (column.index[empty][:3] + 1).tolist()
+        raise InputError(
+            f"{path}: column '{ID_COLUMN}' has {int(empty.sum())} empty values "
+            f"(e.g. rows {', '.join(map(str, rows))}); every customer needs an id."
+        )
+    duplicated = column.duplicated(keep=False)
+    if duplicated.any():
+        examples = column[duplicated].drop_duplicates().head(3).tolist()
+        raise InputError(
+            f"{path}: column '{ID_COLUMN}' has duplicate ids "
+            f"({int(column.duplicated().sum())} repeated rows, e.g. {examples}); "
+            "each customer must appear once."
+        )
+    return len(column)
+
+
+def iter_customer_batches(
+    path: Path, *, chunk_size: int, labelled: bool = False
+) -> Iterator[pd.DataFrame]:
+    """Yield validated chunks of at most ``chunk_size`` rows, in file order.
+
+    Memory stays bounded by the chunk size, whatever the file's size.
+    """
+    path = Path(path)
+    fmt = table_format(path)
+    _check_exists(path)
+    offset = 0
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            batches: Iterator[pd.DataFrame] = (
+                batch.to_pandas()
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size)
+            )
+        else:
+            batches = pd.read_csv(path, chunksize=chunk_size, dtype={ID_COLUMN: str})
+        for frame in batches:
+            frame.index = pd.RangeIndex(len(frame))
+            yield validate_customers(frame, source=path, labelled=labelled, row_offset=offset)
+            offset += len(frame)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise _read_error(path, exc) from None
+    if offset == 0:
+        raise InputError(f"{path}: the table has no rows; expected one row per customer.")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> Path:
+    """Write a table atomically, as parquet or CSV by the file's extension."""
+    path = Path(path)
+    fmt = table_format(path)
+    with atomic_path(path) as tmp:
+        if fmt == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+    return path
+
+
+def write_world(
+    world: World, *, customers_path: Path, current_path: Path | None, truth_path: Path | None
+) -> list[Path]:
+    """Write the synthetic world's tables; return the paths written."""
+    written = [write_table(world.customers, customers_path)]
+    if current_path is not None:
+        written.append(write_table(world.current, current_path))
+    if truth_path is not None:
+        written.append(write_table(world.truth, truth_path))
+    return written

@@ -1,0 +1,60 @@
+"""The churn model: features, a LightGBM classifier and a probability calibrator.
+
+``ChurnModel.predict_proba`` takes the raw customer table and returns
+calibrated churn probabilities: the 0.7 trigger is a probability, so a score of
+0.7 must mean that about 70 % of such customers churn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from churn.features import FEATURES, build_features
+
+
+class Calibrator(Protocol):
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class SigmoidCalibrator:
+    """Platt scaling on the log-odds of the raw score."""
+
+    slope: float
+    intercept: float
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        raw = np.clip(x, 1e-12, 1 - 1e-12)
+        logit = np.log(raw / (1 - raw))
+        return 1.0 / (1.0 + np.exp(-(self.slope * logit + self.intercept)))
+
+
+@dataclass
+class ChurnModel:
+    """A fitted churn model that scores raw customer tables."""
+
+    booster: Any
+    calibrator: Calibrator
+    categories: dict[str, list[str]]
+    best_iteration: int
+    feature_names: tuple[str, ...] = field(default=FEATURES)
+
+    def features(self, customers: pd.DataFrame) -> pd.DataFrame:
+        """The feature matrix the booster sees."""
+        return build_features(customers, categories=self.categories)
+
+    def raw_score(self, features: pd.DataFrame) -> np.ndarray:
+        """The booster's uncalibrated churn probability."""
+        proba: np.ndarray = self.booster.predict_proba(features)[:, 1]
+        return proba
+
+    def predict_proba(self, customers: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability, one per row of ``customers``."""
+        if customers.empty:
+            return np.empty(0)
+        raw = self.raw_score(self.features(customers))
+        return np.clip(self.calibrator.predict(raw), 0.0, 1.0)

@@ -1,0 +1,130 @@
+"""Scoring customers and flagging those above the campaign threshold.
+
+``score_file`` streams a table in chunks — read, validate, score, flag,
+write — so memory is bounded by the chunk size, not the customer count, and
+writes both outputs atomically: the scores of every customer and the campaign
+list of flagged ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churn.data import atomic_path, check_customer_ids, iter_customer_batches
+from churn.model import ChurnModel
+from churn.schema import ID_COLUMN
+
+CAMPAIGN_COLUMNS = ("customer_id", "churn_probability", "campaign_id", "scored_at", "model_version")
+
+
+def score_customers(model: ChurnModel, customers: pd.DataFrame) -> pd.DataFrame:
+    """``customer_id, churn_probability`` for every customer, in input order."""
+    return pd.DataFrame(
+        {
+            ID_COLUMN: customers[ID_COLUMN].to_numpy(),
+            "churn_probability": model.predict_proba(customers),
+        }
+    )
+
+
+def flag_customers(scores: pd.DataFrame, *, threshold: float) -> pd.DataFrame:
+    """The customers whose churn probability is strictly above ``threshold``.
+
+    Examples:
+        >>> import pandas as pd
+        >>> s = pd.DataFrame({"customer_id": ["a", "b", "c"],
+        ...                   "churn_probability": [0.9, 0.7, 0.2]})
+        >>> flag_customers(s, threshold=0.7)["customer_id"].tolist()
+        ['a']
+    """
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold={threshold} should be a probability strictly between 0 and 1")
+    return scores.loc[scores["churn_probability"] > threshold].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    """What a scoring pass produced."""
+
+    n_scored: int
+    n_flagged: int
+    flagged_probabilities: np.ndarray
+    scores_path: Path
+    campaign_path: Path
+
+
+def score_file(
+    model: ChurnModel,
+    path: Path,
+    *,
+    threshold: float,
+    chunk_size: int,
+    scores_path: Path,
+    campaign_path: Path,
+    campaign_id: str,
+    model_version: str,
+    scored_at: datetime,
+) -> ScoringResult:
+    """Score every customer of a table in chunks and write scores and the campaign list.
+
+    Args:
+        model: the fitted model.
+        path: the customer table (parquet or CSV).
+        threshold: flag customers strictly above this churn probability.
+        chunk_size: rows per chunk.
+        scores_path: parquet file of ``customer_id, churn_probability`` for everyone.
+        campaign_path: CSV (for the CRM) or parquet list of flagged customers.
+        campaign_id: identifies the campaign in the list.
+        model_version: the registry version that scored.
+        scored_at: the scoring time written into the list.
+
+    Raises:
+        InputError: the table is missing, unreadable or invalid; neither output is
+            touched then.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    check_customer_ids(path)
+    n_scored = 0
+    flagged_probabilities: list[np.ndarray] = []
+    with contextlib.ExitStack() as stack:
+        scores_tmp = stack.enter_context(atomic_path(scores_path))
+        campaign_tmp = stack.enter_context(atomic_path(campaign_path))
+        writer: pq.ParquetWriter | None = None
+        campaign_parts: list[pd.DataFrame] = []
+        for chunk in iter_customer_batches(path, chunk_size=chunk_size):
+            scores = score_customers(model, chunk)
+            table = pa.Table.from_pandas(scores, preserve_index=False)
+            if writer is None:
+                writer = stack.enter_context(pq.ParquetWriter(scores_tmp, table.schema))
+            writer.write_table(table)
+            flagged = flag_customers(scores, threshold=threshold)
+            flagged_probabilities.append(flagged["churn_probability"].to_numpy())
+            campaign_parts.append(flagged)
+            n_scored += len(scores)
+        if writer is not None:
+            writer.close()
+        campaign = pd.concat(campaign_parts, ignore_index=True).assign(
+            campaign_id=campaign_id,
+            scored_at=scored_at.isoformat(timespec="seconds"),
+            model_version=model_version,
+        )[list(CAMPAIGN_COLUMNS)]
+        if campaign_path.suffix.lower() == ".csv":
+            campaign.to_csv(campaign_tmp, index=False)
+        else:
+            campaign.to_parquet(campaign_tmp, index=False)
+    probabilities = np.concatenate(flagged_probabilities)
+    return ScoringResult(
+        n_scored=n_scored,
+        n_flagged=len(probabilities),
+        flagged_probabilities=probabilities,
+        scores_path=scores_path,
+        campaign_path=campaign_path,
+    )

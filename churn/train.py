@@ -1,0 +1,122 @@
+"""Splitting labelled customers and fitting the calibrated churn model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from churn.features import build_features, category_levels
+from churn.model import Calibrator, ChurnModel, SigmoidCalibrator
+from churn.schema import LABEL_COLUMN
+from churn.settings import ModelSettings
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train, validation (early stopping and calibration) and test (evaluation) parts."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+
+
+def split_customers(
+    customers: pd.DataFrame, *, test_size: float, validation_size: float, seed: int
+) -> Split:
+    """Split a labelled table three ways, stratified on the label, reproducibly.
+
+    Examples:
+        >>> import pandas as pd
+        >>> t = pd.DataFrame({"customer_id": range(100), "churned": [0, 1] * 50})
+        >>> s = split_customers(t, test_size=0.2, validation_size=0.2, seed=0)
+        >>> len(s.train), len(s.validation), len(s.test)
+        (60, 20, 20)
+        >>> float(s.test["churned"].mean())
+        0.5
+    """
+    from sklearn.model_selection import train_test_split
+
+    labels = customers[LABEL_COLUMN]
+    if labels.nunique() < 2:
+        raise ValueError(
+            f"column '{LABEL_COLUMN}' holds only {sorted(labels.unique().tolist())}; "
+            "training needs both churned (1) and retained (0) customers"
+        )
+    rest, test = train_test_split(
+        customers, test_size=test_size, stratify=labels, random_state=seed
+    )
+    train, validation = train_test_split(
+        rest,
+        test_size=validation_size / (1 - test_size),
+        stratify=rest[LABEL_COLUMN],
+        random_state=seed,
+    )
+    return Split(train=train, validation=validation, test=test)
+
+
+def fit_calibrator(raw: np.ndarray, y: np.ndarray, *, method: str) -> Calibrator:
+    """Fit an isotonic or sigmoid map from raw scores to observed churn rates."""
+    if method == "isotonic":
+        from sklearn.isotonic import IsotonicRegression
+
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        iso.fit(raw, y)
+        return iso
+    if method == "sigmoid":
+        from sklearn.linear_model import LogisticRegression
+
+        clipped = np.clip(raw, 1e-12, 1 - 1e-12)
+        logit = np.log(clipped / (1 - clipped)).reshape(-1, 1)
+        lr = LogisticRegression(C=1e6).fit(logit, y)
+        return SigmoidCalibrator(slope=float(lr.coef_[0, 0]), intercept=float(lr.intercept_[0]))
+    raise ValueError(f"calibration method {method!r} is not one of 'isotonic', 'sigmoid'")
+
+
+def train_model(
+    train: pd.DataFrame, validation: pd.DataFrame, *, params: ModelSettings
+) -> ChurnModel:
+    """Fit LightGBM on ``train`` (early stopping on ``validation``), then calibrate on it.
+
+    Args:
+        train: labelled customers to fit the trees on.
+        validation: labelled customers for early stopping and calibration.
+        params: the model settings.
+    """
+    import lightgbm as lgb
+
+    categories = category_levels(train)
+    x_train = build_features(train, categories=categories)
+    x_valid = build_features(validation, categories=categories)
+    y_train = train[LABEL_COLUMN].to_numpy()
+    y_valid = validation[LABEL_COLUMN].to_numpy()
+    booster = lgb.LGBMClassifier(
+        n_estimators=params.n_estimators,
+        learning_rate=params.learning_rate,
+        num_leaves=params.num_leaves,
+        min_child_samples=params.min_child_samples,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        monotone_constraints=[params.monotone_constraints.get(f, 0) for f in x_train.columns],
+        random_state=params.seed,
+        n_jobs=2,
+        verbose=-1,
+    )
+    booster.fit(
+        x_train,
+        y_train,
+        eval_X=(x_valid,),
+        eval_y=(y_valid,),
+        eval_metric="binary_logloss",
+        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+    )
+    raw_valid = np.asarray(booster.predict_proba(x_valid))[:, 1]
+    calibrator = fit_calibrator(raw_valid, y_valid, method=params.calibration)
+    return ChurnModel(
+        booster=booster,
+        calibrator=calibrator,
+        categories=categories,
+        best_iteration=int(booster.best_iteration_ or params.n_estimators),
+    )

@@ -1,0 +1,1 @@
+"""Prefect flows: wiring, schedules, and the one place that talks to MLflow."""

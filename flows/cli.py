@@ -1,0 +1,182 @@
+"""The ``churn`` command line.
+
+Heavy libraries (Prefect, MLflow, LightGBM) are imported inside the commands
+that use them, so ``churn --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from churn.errors import ChurnError
+from churn.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="Churn pipeline that proves, in dollars, whether the churn model pays for itself.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Customer data: the synthetic world.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config file (default: configs/default.yaml)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")]
+DEFAULT_CONFIG = Path("configs/default.yaml")
+
+
+def _settings(config: Path | None) -> Settings:
+    if config is None and DEFAULT_CONFIG.is_file():
+        config = DEFAULT_CONFIG
+    return load_settings(config)
+
+
+def _emit(summary: dict[str, Any], as_json: bool, title: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.pretty import Pretty
+
+    Console().print(f"[bold green]{title}[/bold green]", Pretty(summary))
+
+
+def _flows_ready() -> None:
+    from flows.runtime import configure_runtime
+
+    configure_runtime()
+
+
+@data_app.command("generate")
+def data_generate(
+    customers: Annotated[int, typer.Option(min=1, help="How many customers.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same world).")] = 42,
+    out: Annotated[Path, typer.Option(help="Labelled history table (.parquet or .csv).")] = Path(
+        "data/customers.parquet"
+    ),
+    current: Annotated[
+        Path | None, typer.Option(help="Also write the current, unlabelled snapshot here.")
+    ] = None,
+    truth: Annotated[
+        Path | None, typer.Option(help="Also write the ground truth (for tests and simulation).")
+    ] = None,
+    as_of: Annotated[str, typer.Option(help="Date of the labelled snapshot.")] = "2026-06-30",
+    horizon_months: Annotated[int, typer.Option(min=1, help="Prediction horizon.")] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """Generate the synthetic customer world."""
+    from churn.data import write_world
+    from churn.synthetic import generate_world
+
+    try:
+        as_of_date = date.fromisoformat(as_of)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{as_of!r} is not a date like 2026-06-30", param_hint="--as-of"
+        ) from None
+    world = generate_world(customers, seed=seed, as_of=as_of_date, horizon_months=horizon_months)
+    written = write_world(world, customers_path=out, current_path=current, truth_path=truth)
+    summary = {
+        "written": [str(p) for p in written],
+        "customers": customers,
+        "churn_rate": float(world.customers["churned"].mean()),
+    }
+    _emit(summary, as_json, "Generated the synthetic world")
+
+
+@app.command("train")
+@app.command("retrain")
+def retrain(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Train a model now: log it to MLflow with AUC and backtest ROI, and register it."""
+    settings = _settings(config)
+    _flows_ready()
+    from flows.pipeline import generate_data
+    from flows.train import train_flow
+
+    if settings.data.source == "synthetic" and not settings.data.training_path.exists():
+        generate_data.fn(settings.data)
+    _emit(train_flow(settings), as_json, "Trained")
+
+
+@app.command("score")
+def score(
+    config: ConfigOption = None,
+    campaign_id: Annotated[
+        str | None, typer.Option(help="Campaign id (default: campaign-<today>).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score every customer with the champion model and write the campaign list."""
+    settings = _settings(config)
+    _flows_ready()
+    from flows.score import score_flow
+
+    _emit(score_flow(settings, campaign_id=campaign_id), as_json, "Scored")
+
+
+@app.command("run")
+def run(
+    config: ConfigOption = None,
+    campaign_id: Annotated[str | None, typer.Option(help="Campaign id.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The whole pipeline: (synthetic data) → train → score → campaign list."""
+    settings = _settings(config)
+    _flows_ready()
+    from flows.pipeline import pipeline_flow
+
+    _emit(pipeline_flow(settings, campaign_id=campaign_id), as_json, "Pipeline finished")
+
+
+@app.command("serve")
+def serve(config: ConfigOption = None) -> None:
+    """Serve the training and scoring flows on their cron schedules (needs a Prefect server)."""
+    settings = _settings(config)
+    _flows_ready()
+    from flows.serve import serve_deployments
+
+    serve_deployments(settings)
+
+
+@app.command("ui")
+def ui(
+    config: ConfigOption = None,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+) -> None:
+    """Open the MLflow UI on the configured tracking store, bound to 127.0.0.1."""
+    settings = _settings(config)
+    mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
+    settings.tracking.artifact_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        mlflow_bin, "ui",
+        "--backend-store-uri", settings.tracking.uri,
+        "--default-artifact-root", settings.tracking.artifact_dir.resolve().as_uri(),
+        "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+    typer.echo(f"MLflow UI on http://127.0.0.1:{port} (store {settings.tracking.uri})")
+    raise typer.Exit(subprocess.call(command, env=os.environ.copy()))
+
+
+def main() -> None:
+    """Entry point: user errors print one paragraph and exit non-zero, without a traceback."""
+    try:
+        app()
+    except ChurnError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

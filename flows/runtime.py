@@ -1,0 +1,46 @@
+"""Process-wide set-up done once by entry points (never at import)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from churn.errors import ChurnError
+
+# Prefect's temporary local server takes 10-25 s to start on a 2-core machine and
+# times out at its default 20 s about one first run in three; with no internet its
+# telemetry fails and has locked the SQLite database.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+
+
+class _NoTracebackForUserErrors(logging.Filter):
+    """Drop the traceback Prefect logs for a user error: its message says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], ChurnError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def configure_runtime() -> None:
+    """Environment defaults for Prefect, and quiet logging of user errors."""
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    error_filter = _NoTracebackForUserErrors()
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoTracebackForUserErrors) for f in logger.filters):
+            logger.addFilter(error_filter)
+
+
+def prefect_api_url() -> str | None:
+    """The Prefect server this process talks to; None means the temporary local backend."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    return str(url) if url else None

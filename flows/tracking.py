@@ -1,0 +1,210 @@
+"""MLflow tracking and registry: the only module that talks to MLflow.
+
+Run ids are passed explicitly (``MlflowClient``): MLflow keeps its fluent
+"active run" per thread and Prefect runs tasks in worker threads, where a
+fluent ``log_metric`` would silently open a new run.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PythonModel
+from mlflow.tracking import MlflowClient
+
+from churn.errors import NotReadyError
+from churn.model import ChurnModel
+from churn.settings import TrackingSettings
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+class ChurnPyfunc(PythonModel):
+    """The logged model: raw customer table in, calibrated churn probability out."""
+
+    def __init__(self, model: ChurnModel) -> None:
+        self.model = model
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> Any:
+        return self.model.predict_proba(model_input)
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the logged model (inferring them takes 8-10 s)."""
+    from importlib.metadata import version
+
+    names = ["churn-roi", "mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle"]
+    return [f"{name}=={version(name)}" for name in names]
+
+
+def client_for(tracking: TrackingSettings) -> MlflowClient:
+    """A client on the configured store (also set as the process-wide default)."""
+    mlflow.set_tracking_uri(tracking.uri)
+    mlflow.set_registry_uri(tracking.uri)
+    return MlflowClient(tracking_uri=tracking.uri, registry_uri=tracking.uri)
+
+
+def experiment_id(client: MlflowClient, name: str, artifact_dir: Path) -> str:
+    """The experiment's id, creating it with a local artifact folder if new."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return str(
+            client.create_experiment(name, artifact_location=artifact_dir.resolve().as_uri())
+        )
+    except MlflowException:
+        # Another process created it between our look-up and create.
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return str(found.experiment_id)
+
+
+def prefect_tags() -> dict[str, str]:
+    """Tags that link an MLflow run to the Prefect flow run that made it."""
+    from prefect.runtime import flow_run
+
+    tags = {"host.python": platform.python_version()}
+    if flow_run.id:
+        tags["prefect.flow_run_id"] = str(flow_run.id)
+        tags["prefect.flow_run_name"] = str(flow_run.name)
+        tags["prefect.flow_name"] = str(flow_run.flow_name)
+    return tags
+
+
+def start_run(
+    client: MlflowClient,
+    tracking: TrackingSettings,
+    *,
+    experiment: str,
+    run_type: str,
+    run_name: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """Create a run tagged with its type and Prefect flow run; return its id."""
+    exp_id = experiment_id(client, experiment, tracking.artifact_dir)
+    all_tags = {"run_type": run_type, **prefect_tags(), **(tags or {})}
+    run = client.create_run(exp_id, run_name=run_name, tags=all_tags)
+    return str(run.info.run_id)
+
+
+def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, float]) -> None:
+    """Log a batch of metrics to the run."""
+    from mlflow.entities import Metric
+
+    now = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)
+    client.log_batch(
+        run_id, metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()]
+    )
+
+
+def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
+    """Log a batch of params (stringified) to the run."""
+    from mlflow.entities import Param
+
+    client.log_batch(run_id, params=[Param(key, str(value)) for key, value in params.items()])
+
+
+def log_figures(client: MlflowClient, run_id: str, figures: dict[str, Any]) -> None:
+    """Log matplotlib figures under ``plots/``."""
+    for name, figure in figures.items():
+        client.log_figure(run_id, figure, f"plots/{name}")
+
+
+def log_model(run_id: str, model: ChurnModel, input_example: pd.DataFrame) -> str:
+    """Log the model to the run with signature and input example; return its URI."""
+    from mlflow.models import infer_signature
+
+    example = input_example.head(5).reset_index(drop=True)
+    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        # Validation rejects missing values before scoring, so integer columns stay integer.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature = infer_signature(example, model.predict_proba(example))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ChurnPyfunc(model),
+            signature=signature,
+            input_example=example,
+            pip_requirements=pip_requirements(),
+        )
+    return str(info.model_uri)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registered model version and the aliases it received."""
+
+    name: str
+    version: str
+    aliases: tuple[str, ...]
+
+
+def register_model(client: MlflowClient, model_uri: str, *, name: str, run_id: str) -> Registration:
+    """Register a model version; the first version becomes ``champion``.
+
+    Later versions become ``challenger``: replacing a champion takes a
+    comparison on the same data, which a plain retrain does not make.
+    """
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="Calibrated LightGBM churn model.")
+    version = client.create_model_version(name, model_uri, run_id=run_id)
+    try:
+        client.get_model_version_by_alias(name, CHAMPION)
+        alias = CHALLENGER
+    except MlflowException:
+        alias = CHAMPION
+    client.set_registered_model_alias(name, alias, version.version)
+    client.set_tag(run_id, "registered_model", f"{name}/{version.version}")
+    client.set_tag(run_id, "registry_alias", alias)
+    return Registration(name=name, version=str(version.version), aliases=(alias,))
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The model that scores, with where it came from."""
+
+    model: ChurnModel
+    name: str
+    version: str
+    run_id: str
+
+
+def load_champion(client: MlflowClient, *, name: str) -> Champion:
+    """Load the ``champion`` version from the registry.
+
+    Raises:
+        NotReadyError: there is no such model or alias yet.
+    """
+    try:
+        version = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        raise NotReadyError(
+            f"No '{CHAMPION}' version of registered model '{name}' in the MLflow store "
+            f"{mlflow.get_tracking_uri()}; train one first (churn retrain, or churn run)."
+        ) from None
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
+    wrapper = pyfunc.unwrap_python_model()
+    return Champion(
+        model=wrapper.model, name=name, version=str(version.version), run_id=str(version.run_id)
+    )
+
+
+def log_dict(client: MlflowClient, run_id: str, payload: dict[str, Any], path: str) -> None:
+    """Log a JSON document as an artifact."""
+    client.log_text(run_id, json.dumps(payload, indent=2, default=str), path)

@@ -1,0 +1,170 @@
+"""The training flow: load → validate → split → fit → evaluate → log → backtest ROI → register."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+import roi
+from churn.data import load_customers
+from churn.evaluate import evaluate_predictions
+from churn.model import ChurnModel
+from churn.plots import evaluation_figures
+from churn.schema import LABEL_COLUMN
+from churn.settings import Settings
+from churn.train import Split, split_customers, train_model
+from flows import tracking
+from flows.tasks import compute_task, io_task
+
+
+@io_task
+def load_training_data(settings: Settings) -> pd.DataFrame:
+    return load_customers(settings.data.training_path, labelled=True)
+
+
+@compute_task
+def split_data(customers: pd.DataFrame, settings: Settings) -> Split:
+    m = settings.model
+    return split_customers(
+        customers, test_size=m.test_size, validation_size=m.validation_size, seed=m.seed
+    )
+
+
+@compute_task
+def fit_model(split: Split, settings: Settings) -> ChurnModel:
+    return train_model(split.train, split.validation, params=settings.model)
+
+
+@compute_task
+def evaluate_model(model: ChurnModel, split: Split, settings: Settings) -> dict[str, Any]:
+    y_score = model.predict_proba(split.test)
+    y_true = split.test[LABEL_COLUMN].to_numpy()
+    threshold = settings.campaign.threshold
+    return {
+        "metrics": evaluate_predictions(y_true, y_score, threshold=threshold),
+        "figures": evaluation_figures(y_true, y_score, threshold=threshold),
+        "flagged": y_score > threshold,
+        "y_true": y_true,
+    }
+
+
+@compute_task
+def compute_backtest_roi(evaluation: dict[str, Any], settings: Settings) -> roi.CampaignROI:
+    e = settings.economics
+    return roi.backtest_roi(
+        evaluation["y_true"],
+        evaluation["flagged"],
+        save_rate=e.save_rate,
+        clv=e.clv,
+        cost_per_contact=e.cost_per_contact,
+    )
+
+
+def _params(settings: Settings, split: Split, model: ChurnModel) -> dict[str, Any]:
+    return {
+        **{f"model.{k}": v for k, v in settings.model.model_dump().items()},
+        **{f"economics.{k}": v for k, v in settings.economics.model_dump().items()},
+        "threshold": settings.campaign.threshold,
+        "data.training_path": settings.data.training_path,
+        "n_train": len(split.train),
+        "n_validation": len(split.validation),
+        "n_test": len(split.test),
+        "best_iteration": model.best_iteration,
+    }
+
+
+@io_task
+def log_training(
+    run_id: str, settings: Settings, split: Split, model: ChurnModel, evaluation: dict[str, Any]
+) -> str:
+    client = tracking.client_for(settings.tracking)
+    tracking.log_params(client, run_id, _params(settings, split, model))
+    tracking.log_metrics(client, run_id, evaluation["metrics"])
+    tracking.log_figures(client, run_id, evaluation["figures"])
+    example = split.test.drop(columns=[LABEL_COLUMN])
+    return tracking.log_model(run_id, model, example)
+
+
+@io_task
+def log_roi(run_id: str, settings: Settings, backtest: roi.CampaignROI) -> None:
+    client = tracking.client_for(settings.tracking)
+    e = settings.economics
+    metrics = backtest.as_metrics()
+    metrics["break_even_probability"] = roi.break_even_probability(
+        save_rate=e.save_rate, clv=e.clv, cost_per_contact=e.cost_per_contact
+    )
+    tracking.log_metrics(client, run_id, metrics)
+    if backtest.roi_pct is None:
+        client.set_tag(run_id, "roi_pct", "not measurable: no test customer above the threshold")
+
+
+@io_task
+def register(run_id: str, model_uri: str, settings: Settings) -> tracking.Registration:
+    client = tracking.client_for(settings.tracking)
+    return tracking.register_model(
+        client, model_uri, name=settings.model.registered_name, run_id=run_id
+    )
+
+
+def _summary_markdown(result: dict[str, Any]) -> str:
+    m, r = result["metrics"], result["roi"]
+    roi_text = "not measurable" if r.get("roi_pct") is None else f"{r['roi_pct']:,.1f} %"
+    return "\n".join(
+        [
+            f"# Churn model v{result['model_version']} ({result['registry_alias']})",
+            "",
+            "| metric | value |",
+            "|---|---|",
+            f"| AUC (test) | {m['auc']:.4f} |",
+            f"| PR AUC | {m['pr_auc']:.4f} |",
+            f"| Brier | {m['brier']:.4f} |",
+            f"| flagged above threshold | {int(m['n_flagged'])} |",
+            f"| backtest customers saved | {r['customers_saved']:,.1f} |",
+            f"| backtest net benefit | ${r['net_benefit']:,.0f} |",
+            f"| backtest ROI | {roi_text} |",
+            "",
+            f"MLflow run `{result['mlflow_run_id']}`.",
+        ]
+    )
+
+
+@flow(name="churn-train", log_prints=True)
+def train_flow(settings: Settings) -> dict[str, Any]:
+    """Train, evaluate and register a churn model; log AUC and backtest ROI in one MLflow run."""
+    customers = load_training_data(settings)
+    client = tracking.client_for(settings.tracking)
+    run_id = tracking.start_run(
+        client,
+        settings.tracking,
+        experiment=settings.tracking.training_experiment,
+        run_type="training",
+        tags={"data.path": str(settings.data.training_path)},
+    )
+    try:
+        split = split_data(customers, settings)
+        model = fit_model(split, settings)
+        evaluation = evaluate_model(model, split, settings)
+        model_uri = log_training(run_id, settings, split, model, evaluation)
+        backtest = compute_backtest_roi(evaluation, settings)
+        log_roi(run_id, settings, backtest)
+        registration = register(run_id, model_uri, settings)
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+    result = {
+        "mlflow_run_id": run_id,
+        "model_uri": model_uri,
+        "registered_model": registration.name,
+        "model_version": registration.version,
+        "registry_alias": registration.aliases[0],
+        "metrics": evaluation["metrics"],
+        "roi": backtest.as_metrics() | {"roi_pct": backtest.roi_pct},
+    }
+    create_markdown_artifact(
+        _summary_markdown(result), key="churn-training-summary", description="Training run"
+    )
+    return result

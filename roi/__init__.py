@@ -1,0 +1,36 @@
+"""The business maths of a churn campaign, like ``sklearn.metrics`` for money.
+
+Pure functions of numbers and arrays (numpy only): no Prefect, no MLflow, no
+knowledge of the churn package. Naming:
+
+- ``n_*`` are counts of customers; ``customers_saved`` may be fractional
+  when it is an expectation.
+- ``revenue_saved``, ``campaign_cost``, ``net_benefit``, ``clv`` and
+  ``cost_per_contact`` are amounts in dollars.
+- ``*_pct`` are percentages (500.0 means 500 %); ``*_rate`` are shares in [0, 1].
+- An ROI that cannot be measured (no cost: nobody targeted) is ``None``,
+  never a division by zero or a NaN.
+
+The reference worked example of the domain brief — 1,000 flagged customers,
+40 % of whom would churn, 15 % with the campaign, CLV $1,200, $50 a contact —
+gives 250 customers saved, $300,000 revenue saved, $50,000 cost, $250,000 net
+benefit and a 500 % ROI.
+"""
+
+from roi.campaign import (
+    CampaignROI,
+    backtest_roi,
+    break_even_probability,
+    campaign_roi,
+    expected_roi,
+    roi_pct,
+)
+
+__all__ = [
+    "CampaignROI",
+    "backtest_roi",
+    "break_even_probability",
+    "campaign_roi",
+    "expected_roi",
+    "roi_pct",
+]

@@ -1,0 +1,147 @@
+"""Every kind of bad input ends in one clear InputError, and nothing is written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churn.data import check_customer_ids, iter_customer_batches, load_customers, write_table
+from churn.errors import InputError
+from churn.synthetic import generate_world
+
+
+@pytest.fixture(scope="module")
+def good() -> pd.DataFrame:
+    return generate_world(40, seed=11, as_of=date(2026, 6, 30)).customers
+
+
+def _rename(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns={"sentiment_score": "sentiment_scroe"})
+
+
+def _set(column: str, rows: list[int], value: object) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.copy()
+        frame[column] = frame[column].astype(object)
+        for row in rows:
+            frame.loc[row, column] = value
+        return frame
+
+    return change
+
+
+BAD_TABLES = [
+    # (mutation, expected fragments of the message)
+    (_rename, ["missing required column", "'sentiment_score'", "'sentiment_scroe' a misspelling"]),
+    (lambda f: f.drop(columns=["churned"]), ["missing required column", "'churned'"]),
+    (
+        _set("support_tickets_open", [3, 9], "many"),
+        ["'support_tickets_open'", "expected type", "row 4", "'many'"],
+    ),
+    (_set("customer_id", [5], None), ["'customer_id'", "row 6"]),
+    (_set("customer_id", [7], "C0000001"), ["'customer_id'", "duplicate"]),
+    (_set("sentiment_score", [2], 1.7), ["'sentiment_score'", "in_range", "row 3", "1.7"]),
+    (_set("usage_frequency", [0, 1, 2, 3], -1.0), ["'usage_frequency'", "4 rows"]),
+    (_set("plan", [12], "platinum"), ["'plan'", "isin", "row 13", "platinum"]),
+    (_set("churned", [4], 3), ["'churned'", "row 5"]),
+    (_set("last_purchase_date", [6], "not a date"), ["'last_purchase_date'", "row 7"]),
+]
+
+
+@pytest.mark.parametrize(("mutate", "fragments"), BAD_TABLES)
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_bad_table_is_named_with_column_and_rows(
+    tmp_path: Path,
+    good: pd.DataFrame,
+    mutate,
+    fragments: list[str],
+    suffix: str,  # type: ignore[no-untyped-def]
+) -> None:
+    bad = mutate(good)
+    if suffix == ".parquet":
+        # Parquet keeps types: write object columns as strings, like an export would.
+        bad = bad.astype({c: str for c in bad.columns if bad[c].dtype == object})
+    path = tmp_path / f"customers{suffix}"
+    if suffix == ".csv":
+        bad.to_csv(path, index=False)
+    else:
+        bad.to_parquet(path, index=False)
+    with pytest.raises(InputError) as info:
+        load_customers(path, labelled=True)
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message, message
+    assert "\n" not in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"nowhere\.parquet: the file does not exist"):
+        load_customers(tmp_path / "nowhere.parquet", labelled=True)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(InputError, match=r"empty\.csv: the file is empty"):
+        load_customers(path, labelled=True)
+
+
+def test_header_only_csv_has_no_rows(tmp_path: Path, good: pd.DataFrame) -> None:
+    path = tmp_path / "header.csv"
+    good.head(0).to_csv(path, index=False)
+    with pytest.raises(InputError, match="has no rows"):
+        load_customers(path, labelled=True)
+    with pytest.raises(InputError, match="has no rows"):
+        check_customer_ids(path)
+
+
+def test_truncated_parquet(tmp_path: Path, good: pd.DataFrame) -> None:
+    path = tmp_path / "cut.parquet"
+    good.to_parquet(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"cut\.parquet: cannot be read as parquet"):
+        load_customers(path, labelled=True)
+
+
+def test_unsupported_extension(tmp_path: Path) -> None:
+    path = tmp_path / "customers.xlsx"
+    path.write_text("x")
+    with pytest.raises(InputError, match=r"unsupported file type '\.xlsx'"):
+        load_customers(path, labelled=True)
+
+
+def test_duplicates_across_chunks_are_found_before_any_chunk(
+    tmp_path: Path, good: pd.DataFrame
+) -> None:
+    bad = good.copy()
+    bad.loc[39, "customer_id"] = bad.loc[0, "customer_id"]
+    path = write_table(bad, tmp_path / "dupes.parquet")
+    # Chunk by chunk, each chunk of 10 looks fine...
+    assert sum(len(c) for c in iter_customer_batches(path, chunk_size=10, labelled=True)) == 40
+    # ...so the id pre-check reads the id column alone, across the whole file.
+    with pytest.raises(InputError, match=r"duplicate ids.*C0000001"):
+        check_customer_ids(path)
+
+
+def test_chunk_errors_give_file_row_numbers(tmp_path: Path, good: pd.DataFrame) -> None:
+    bad = good.copy()
+    bad.loc[25, "sentiment_score"] = 5.0
+    path = write_table(bad, tmp_path / "rows.parquet")
+    with pytest.raises(InputError, match="row 26"):
+        list(iter_customer_batches(path, chunk_size=10))
+
+
+def test_write_table_is_atomic_and_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    write_table(pd.DataFrame({"a": [1, 2]}), path)
+    unwritable = pd.DataFrame({"a": [object()]})  # pyarrow cannot convert this
+    with pytest.raises(Exception):  # noqa: B017 - any failure; the point is what remains
+        write_table(unwritable, path)
+    assert pd.read_parquet(path)["a"].tolist() == [1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churn.data import write_table
+from churn.errors import InputError
+from churn.model import ChurnModel
+from churn.predict import CAMPAIGN_COLUMNS, score_customers, score_file
+from churn.settings import ModelSettings
+from churn.synthetic import generate_world
+from churn.train import split_customers, train_model
+
+SCORED_AT = datetime(2026, 9, 30, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def model_and_current() -> tuple[ChurnModel, pd.DataFrame]:
+    world = generate_world(5000, seed=8, as_of=date(2026, 6, 30))
+    split = split_customers(world.customers, test_size=0.2, validation_size=0.2, seed=0)
+    return train_model(split.train, split.validation, params=ModelSettings()), world.current
+
+
+def _score(model: ChurnModel, source: Path, out: Path, chunk_size: int = 700):  # type: ignore[no-untyped-def]
+    return score_file(
+        model,
+        source,
+        threshold=0.7,
+        chunk_size=chunk_size,
+        scores_path=out / "scores.parquet",
+        campaign_path=out / "campaign.csv",
+        campaign_id="c-1",
+        model_version="3",
+        scored_at=SCORED_AT,
+    )
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_campaign_holds_exactly_the_customers_above_threshold(
+    tmp_path: Path, model_and_current: tuple[ChurnModel, pd.DataFrame], suffix: str
+) -> None:
+    model, current = model_and_current
+    source = write_table(current, tmp_path / f"current{suffix}")
+    result = _score(model, source, tmp_path / "out")
+
+    expected = score_customers(model, current)
+    campaign = pd.read_csv(result.campaign_path, dtype={"customer_id": str})
+    assert tuple(campaign.columns) == CAMPAIGN_COLUMNS
+    above = expected.loc[expected["churn_probability"] > 0.7, "customer_id"]
+    assert len(above) > 0
+    assert campaign["customer_id"].tolist() == above.tolist()
+    assert (campaign["churn_probability"] > 0.7).all()
+    assert set(campaign["model_version"].astype(str)) == {"3"}
+    assert set(campaign["scored_at"]) == {"2026-09-30T06:00:00+00:00"}
+
+    scores = pd.read_parquet(result.scores_path)
+    assert len(scores) == len(current) == result.n_scored
+    pd.testing.assert_series_equal(
+        scores["churn_probability"], expected["churn_probability"], check_names=False
+    )
+    assert result.n_flagged == len(campaign)
+
+
+def test_chunking_does_not_change_scores(
+    tmp_path: Path, model_and_current: tuple[ChurnModel, pd.DataFrame]
+) -> None:
+    model, current = model_and_current
+    source = write_table(current, tmp_path / "current.parquet")
+    one = pd.read_parquet(_score(model, source, tmp_path / "a", chunk_size=10_000).scores_path)
+    many = pd.read_parquet(_score(model, source, tmp_path / "b", chunk_size=333).scores_path)
+    pd.testing.assert_frame_equal(one, many)
+
+
+def test_bad_chunk_leaves_previous_outputs_untouched(
+    tmp_path: Path, model_and_current: tuple[ChurnModel, pd.DataFrame]
+) -> None:
+    model, current = model_and_current
+    out = tmp_path / "out"
+    good = write_table(current, tmp_path / "good.parquet")
+    _score(model, good, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    bad = current.copy()
+    bad.loc[4200, "sentiment_score"] = 9.0  # in the 7th chunk: six chunks score first
+    source = write_table(bad, tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match="row 4201"):
+        _score(model, source, out)
+    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert after == before  # same files, same bytes, no temporary leftovers

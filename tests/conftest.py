@@ -1,0 +1,60 @@
+"""Shared fixtures: a temporary Prefect backend, a temporary MLflow store, small worlds."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from churn.settings import (
+    CampaignSettings,
+    DataSettings,
+    Settings,
+    TrackingSettings,
+)
+
+SMALL_WORLD = 4000
+
+
+def make_settings(
+    root: Path, *, customers: int = SMALL_WORLD, source: str = "synthetic"
+) -> Settings:
+    """Settings whose every path lies under ``root``."""
+    return Settings(
+        data=DataSettings(
+            source=source,  # type: ignore[arg-type]
+            training_path=root / "data" / "customers.parquet",
+            scoring_path=root / "data" / "current.parquet",
+            truth_path=root / "data" / "truth.parquet",
+            customers=customers,
+            seed=7,
+            as_of=date(2026, 6, 30),
+        ),
+        campaign=CampaignSettings(output_dir=root / "outputs", chunk_size=1000),
+        tracking=TrackingSettings(
+            uri=f"sqlite:///{root / 'mlflow.db'}", artifact_dir=root / "mlartifacts"
+        ),
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def prefect_backend() -> Iterator[str]:
+    """One temporary Prefect server for the whole session; yields its API URL."""
+    from flows.runtime import PREFECT_DEFAULTS, configure_runtime
+
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    configure_runtime()
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield str(PREFECT_API_URL.value())

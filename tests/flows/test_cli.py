@@ -1,0 +1,185 @@
+"""The ``churn`` command as a user runs it: a subprocess, exit codes, messages, files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+CHURN = str(Path(sys.executable).with_name("churn"))
+
+
+def churn(*args: str, cwd: Path, api_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_"))}
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return subprocess.run(
+        [CHURN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def write_config(root: Path, **data: object) -> Path:
+    config = {
+        "data": {
+            "source": "files",
+            "training_path": str(root / "customers.csv"),
+            "scoring_path": str(root / "current.parquet"),
+            "customers": 3000,
+            **data,
+        },
+        "campaign": {"output_dir": str(root / "outputs"), "chunk_size": 500},
+        "tracking": {"uri": f"sqlite:///{root / 'mlflow.db'}", "artifact_dir": str(root / "art")},
+    }
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "error: " in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = churn("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "retrain", "score", "serve", "ui", "data"):
+        assert command in result.stdout
+
+
+def test_generate_is_deterministic(tmp_path: Path) -> None:
+    args = ["data", "generate", "--customers", "300", "--seed", "5", "--json"]
+    first = churn(
+        *args,
+        "--out",
+        "a.csv",
+        "--current",
+        "a_now.parquet",
+        "--truth",
+        "a_t.parquet",
+        cwd=tmp_path,
+    )
+    second = churn(*args, "--out", "b.csv", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    summary = json.loads(first.stdout)
+    assert summary["written"] == ["a.csv", "a_now.parquet", "a_t.parquet"]
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 300 and "churned" in a
+    assert "churned" not in pd.read_parquet(tmp_path / "a_now.parquet")
+
+
+def test_serve_without_a_server_says_how_to_get_one(tmp_path: Path) -> None:
+    result = churn("serve", cwd=tmp_path)
+    assert_user_error(result, "temporary local backend cannot schedule", "make serve")
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("campaign:\n  threshhold: 0.7\n")
+    assert_user_error(
+        churn("retrain", "--config", str(bad), cwd=tmp_path),
+        "bad.yaml is invalid",
+        "campaign.threshhold",
+    )
+    bad.write_text("campaign:\n  threshold: 1.7\n")
+    assert_user_error(churn("score", "--config", str(bad), cwd=tmp_path), "campaign.threshold")
+    assert_user_error(
+        churn("run", "--config", "missing.yaml", cwd=tmp_path), "missing.yaml does not exist"
+    )
+
+
+@pytest.mark.slow
+def test_bad_training_file_stops_cleanly_and_writes_nothing(
+    prefect_backend: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path)
+    rows = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3"],
+            "snapshot_date": ["2026-06-30"] * 3,
+            "last_purchase_date": ["2026-06-01"] * 3,
+            "support_tickets_open": [1, 0, 2],
+            "usage_frequency": [1.0, 2.0, 3.0],
+            "sentiment_score": [0.1, 4.2, -0.3],
+            "tenure_months": [3, 4, 5],
+            "plan": ["basic"] * 3,
+            "monthly_revenue": [29.0] * 3,
+            "churned": [0, 1, 0],
+        }
+    )
+    rows.to_csv(tmp_path / "customers.csv", index=False)
+    result = churn("retrain", "--config", str(config), cwd=tmp_path, api_url=prefect_backend)
+    assert_user_error(result, "customers.csv", "'sentiment_score'", "row 2", "customer_id 'C2'")
+    assert not (tmp_path / "outputs").exists()
+    if (tmp_path / "mlflow.db").exists():
+        from mlflow.tracking import MlflowClient
+
+        assert MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_registered_models() == []
+
+
+@pytest.mark.slow
+def test_train_score_then_bad_scoring_file_keeps_the_previous_campaign(
+    prefect_backend: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path)
+    generated = churn(
+        "data",
+        "generate",
+        "--customers",
+        "3000",
+        "--seed",
+        "9",
+        "--out",
+        "customers.csv",
+        "--current",
+        "current.parquet",
+        cwd=tmp_path,
+    )
+    assert generated.returncode == 0, generated.stderr
+    trained = churn(
+        "retrain", "--config", str(config), "--json", cwd=tmp_path, api_url=prefect_backend
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert json.loads(trained.stdout)["registry_alias"] == "champion"
+    scored = churn(
+        "score",
+        "--config",
+        str(config),
+        "--campaign-id",
+        "c1",
+        "--json",
+        cwd=tmp_path,
+        api_url=prefect_backend,
+    )
+    assert scored.returncode == 0, scored.stderr
+    summary = json.loads(scored.stdout)
+    campaign = Path(summary["campaign_path"])
+    before = campaign.read_bytes()
+    assert summary["n_flagged"] == len(pd.read_csv(campaign)) > 0
+
+    current = pd.read_parquet(tmp_path / "current.parquet")
+    current.loc[2500, "customer_id"] = current.loc[10, "customer_id"]
+    current.to_parquet(tmp_path / "current.parquet")
+    again = churn(
+        "score",
+        "--config",
+        str(config),
+        "--campaign-id",
+        "c1",
+        cwd=tmp_path,
+        api_url=prefect_backend,
+    )
+    assert_user_error(again, "current.parquet", "duplicate ids", current.loc[10, "customer_id"])
+    assert campaign.read_bytes() == before
+    assert sorted(p.name for p in campaign.parent.iterdir()) == ["campaign.csv", "scores.parquet"]

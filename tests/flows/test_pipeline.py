@@ -1,0 +1,120 @@
+"""The real flows, against a temporary Prefect backend and a temporary MLflow store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from churn.settings import Settings
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow
+
+
+def _client(settings: Settings) -> MlflowClient:
+    return MlflowClient(tracking_uri=settings.tracking.uri, registry_uri=settings.tracking.uri)
+
+
+def _runs(client: MlflowClient, experiment: str) -> list:  # type: ignore[type-arg]
+    exp = client.get_experiment_by_name(experiment)
+    return [] if exp is None else client.search_runs([exp.experiment_id])
+
+
+def test_pipeline_end_to_end(prefect_backend: str, tmp_path: Path) -> None:
+    from flows.pipeline import pipeline_flow
+    from flows.train import train_flow
+
+    settings = make_settings(tmp_path)
+    result = pipeline_flow(settings, campaign_id="e2e-1")
+    client = _client(settings)
+
+    # One training run holds both model quality and money.
+    (train_run,) = _runs(client, settings.tracking.training_experiment)
+    metrics = train_run.data.metrics
+    for name in (
+        "auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "precision_at_threshold",
+        "recall_at_threshold",
+        "n_flagged",
+        "roi_pct",
+        "net_benefit",
+        "revenue_saved",
+        "campaign_cost",
+        "customers_saved",
+    ):
+        assert name in metrics, name
+    assert 0.8 <= metrics["auc"] <= 0.92
+    assert metrics["campaign_cost"] == metrics["n_flagged"] * 50
+    assert metrics["net_benefit"] == pytest.approx(
+        metrics["revenue_saved"] - metrics["campaign_cost"]
+    )
+    assert train_run.data.params["threshold"] == "0.7"
+    assert train_run.data.tags["prefect.flow_run_id"]
+    assert train_run.data.tags["run_type"] == "training"
+    assert train_run.info.status == "FINISHED"
+    artifacts = {a.path for a in client.list_artifacts(train_run.info.run_id, "plots")}
+    assert "plots/roc_curve.png" in artifacts and "plots/calibration_curve.png" in artifacts
+
+    # The registry: version 1 is the champion, and it loads and predicts on raw customers.
+    champion = client.get_model_version_by_alias("churn-model", "champion")
+    assert str(champion.version) == "1" and champion.run_id == train_run.info.run_id
+    mlflow.set_tracking_uri(settings.tracking.uri)
+    loaded = mlflow.pyfunc.load_model("models:/churn-model@champion")
+    current = pd.read_parquet(settings.data.scoring_path)
+    probabilities = loaded.predict(current)
+
+    # The campaign file holds exactly the customers above the threshold.
+    campaign = pd.read_csv(result["scoring"]["campaign_path"], dtype={"customer_id": str})
+    above = current.loc[probabilities > 0.7, "customer_id"]
+    assert len(above) > 0
+    assert sorted(campaign["customer_id"]) == sorted(above)
+    assert set(campaign["campaign_id"]) == {"e2e-1"}
+    assert set(campaign["model_version"].astype(str)) == {"1"}
+
+    (score_run,) = _runs(client, settings.tracking.scoring_experiment)
+    assert score_run.data.metrics["n_scored"] == len(current)
+    assert score_run.data.metrics["n_flagged"] == len(campaign)
+    assert score_run.data.metrics["expected_roi_pct"] > 0
+    assert score_run.data.tags["model_version"] == "1"
+    assert score_run.data.tags["prefect.flow_run_id"] != train_run.data.tags["prefect.flow_run_id"]
+    logged = {a.path for a in client.list_artifacts(score_run.info.run_id, "campaign")}
+    assert logged == {"campaign/campaign.csv"}
+
+    # A retrain registers a challenger and leaves the champion in place.
+    again = train_flow(settings)
+    assert (again["model_version"], again["registry_alias"]) == ("2", "challenger")
+    assert str(client.get_model_version_by_alias("churn-model", "champion").version) == "1"
+
+
+def test_bad_training_data_registers_nothing(prefect_backend: str, tmp_path: Path) -> None:
+    from churn.errors import InputError
+    from flows.train import train_flow
+
+    settings = make_settings(tmp_path, source="files")
+    settings.data.training_path.parent.mkdir(parents=True)
+    bad = pd.DataFrame({"customer_id": ["C1", "C2"], "churned": [0, 1]})
+    bad.to_parquet(settings.data.training_path)
+    with pytest.raises(InputError, match="missing required columns"):
+        train_flow(settings)
+    client = _client(settings)
+    assert _runs(client, settings.tracking.training_experiment) == []
+    assert client.search_registered_models() == []
+
+
+def test_scoring_without_a_champion_says_so(prefect_backend: str, tmp_path: Path) -> None:
+    from churn.errors import NotReadyError
+    from flows.score import score_flow
+
+    settings = make_settings(tmp_path)
+    with pytest.raises(
+        NotReadyError, match="No 'champion' version of registered model 'churn-model'"
+    ):
+        score_flow(settings)
+    assert not settings.campaign.output_dir.exists()
