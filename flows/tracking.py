@@ -57,15 +57,14 @@ def client_for(tracking: TrackingSettings) -> MlflowClient:
 
 
 def experiment_id(client: MlflowClient, name: str, artifact_dir: Path) -> str:
-    """The experiment's id, creating it with a local artifact folder if new."""
+    """The experiment's id, creating it with its own artifact folder if new."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return str(experiment.experiment_id)
-    artifact_dir.mkdir(parents=True, exist_ok=True)
+    location = artifact_dir / name
+    location.mkdir(parents=True, exist_ok=True)
     try:
-        return str(
-            client.create_experiment(name, artifact_location=artifact_dir.resolve().as_uri())
-        )
+        return str(client.create_experiment(name, artifact_location=location.resolve().as_uri()))
     except MlflowException:
         # Another process created it between our look-up and create.
         found = client.get_experiment_by_name(name)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -183,3 +184,45 @@ def test_train_score_then_bad_scoring_file_keeps_the_previous_campaign(
     assert_user_error(again, "current.parquet", "duplicate ids", current.loc[10, "customer_id"])
     assert campaign.read_bytes() == before
     assert sorted(p.name for p in campaign.parent.iterdir()) == ["campaign.csv", "scores.parquet"]
+
+
+@pytest.mark.slow
+def test_serve_registers_both_deployments_with_their_schedules(
+    prefect_backend: str, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    config = write_config(tmp_path)
+    text = (
+        config.read_text() + "schedule:\n  scoring_cron: '15 5 * * *'\n  timezone: Europe/Paris\n"
+    )
+    config.write_text(text)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_"))}
+    env["PREFECT_API_URL"] = prefect_backend
+    server = subprocess.Popen(
+        [CHURN, "serve", "--config", str(config)], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deployments = {}
+        with get_client(sync_client=True) as client:
+            for _ in range(120):
+                found = client.read_deployments()
+                deployments = {
+                    d.name: d for d in found if d.name in {"weekly-retrain", "daily-scoring"}
+                }
+                if len(deployments) == 2 or server.poll() is not None:
+                    break
+                time.sleep(0.5)
+        assert set(deployments) == {"weekly-retrain", "daily-scoring"}, server.poll()
+        score = deployments["daily-scoring"]
+        assert [s.schedule.cron for s in score.schedules] == ["15 5 * * *"]  # type: ignore[union-attr]
+        assert score.schedules[0].schedule.timezone == "Europe/Paris"  # type: ignore[union-attr]
+        train = deployments["weekly-retrain"]
+        assert [s.schedule.cron for s in train.schedules] == ["0 3 * * 1"]  # type: ignore[union-attr]
+        assert train.parameters["settings"]["campaign"]["threshold"] == 0.7
+        assert train.global_concurrency_limit is not None
+        assert train.global_concurrency_limit.limit == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

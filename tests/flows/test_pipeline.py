@@ -93,19 +93,68 @@ def test_pipeline_end_to_end(prefect_backend: str, tmp_path: Path) -> None:
     assert str(client.get_model_version_by_alias("churn-model", "champion").version) == "1"
 
 
-def test_bad_training_data_registers_nothing(prefect_backend: str, tmp_path: Path) -> None:
+def _good_rows(n: int = 200) -> pd.DataFrame:
+    from datetime import date
+
+    from churn.synthetic import generate_world
+
+    return generate_world(n, seed=3, as_of=date(2026, 6, 30)).customers
+
+
+def _write_bad(kind: str, path: Path) -> None:
+    rows = _good_rows()
+    if kind == "missing file":
+        return
+    if kind == "empty file":
+        path.write_bytes(b"")
+    elif kind == "truncated file":
+        rows.to_parquet(path)
+        path.write_bytes(path.read_bytes()[:300])
+    else:
+        if kind == "misspelled column":
+            rows = rows.rename(columns={"usage_frequency": "usage_frequncy"})
+        elif kind == "wrong type":
+            rows = rows.astype({"tenure_months": str})
+            rows.loc[17, "tenure_months"] = "two years"
+        elif kind == "null id":
+            rows.loc[5, "customer_id"] = None
+        elif kind == "duplicate id":
+            rows.loc[9, "customer_id"] = rows.loc[8, "customer_id"]
+        elif kind == "out of range":
+            rows.loc[12, "support_tickets_open"] = -3
+        rows.to_parquet(path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("missing file", "does not exist"),
+        ("empty file", "is empty"),
+        ("truncated file", "cannot be read as parquet"),
+        ("misspelled column", "'usage_frequncy' a misspelling"),
+        ("wrong type", "'tenure_months' fails expected type"),
+        ("null id", "'customer_id'"),
+        ("duplicate id", "duplicate value"),
+        ("out of range", "'support_tickets_open' fails greater_than_or_equal_to(0)"),
+    ],
+)
+def test_bad_training_data_writes_and_registers_nothing(
+    prefect_backend: str, tmp_path: Path, kind: str, expected: str
+) -> None:
     from churn.errors import InputError
     from flows.train import train_flow
 
     settings = make_settings(tmp_path, source="files")
     settings.data.training_path.parent.mkdir(parents=True)
-    bad = pd.DataFrame({"customer_id": ["C1", "C2"], "churned": [0, 1]})
-    bad.to_parquet(settings.data.training_path)
-    with pytest.raises(InputError, match="missing required columns"):
+    _write_bad(kind, settings.data.training_path)
+    with pytest.raises(InputError) as info:
         train_flow(settings)
+    assert str(settings.data.training_path) in str(info.value)
+    assert expected in str(info.value)
     client = _client(settings)
     assert _runs(client, settings.tracking.training_experiment) == []
     assert client.search_registered_models() == []
+    assert not settings.tracking.artifact_dir.exists()
 
 
 def test_scoring_without_a_champion_says_so(prefect_backend: str, tmp_path: Path) -> None:
