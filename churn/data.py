@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from churn.errors import InputError
-from churn.schema import ID_COLUMN, check_columns, validate_customers
+from churn.schema import ID_COLUMN, check_columns, validate_customers, validate_outcomes
 from churn.synthetic import World
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -80,6 +80,12 @@ def load_customers(path: Path, *, labelled: bool) -> pd.DataFrame:
     path = Path(path)
     check_columns(table_columns(path), source=path, labelled=labelled)
     return validate_customers(read_table(path), source=path, labelled=labelled)
+
+
+def load_outcomes(path: Path) -> pd.DataFrame:
+    """Read and validate a campaign outcomes table (``customer_id, churned``)."""
+    path = Path(path)
+    return validate_outcomes(read_table(path), source=path)
 
 
 def check_customer_ids(path: Path, *, labelled: bool = False) -> int:

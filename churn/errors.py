@@ -20,5 +20,9 @@ class ConfigError(ChurnError):
     """A configuration file is missing or invalid."""
 
 
+class NotMeasurableError(ChurnError):
+    """A quantity cannot be measured from the data at hand (e.g. no control group)."""
+
+
 class NotReadyError(ChurnError):
     """A prerequisite is absent, e.g. no champion model has been trained yet."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -61,3 +62,63 @@ def evaluation_figures(
     ax.legend()
     figures["score_distribution.png"] = fig
     return figures
+
+
+def threshold_figures(
+    curve: pd.DataFrame,
+    gains: pd.DataFrame,
+    *,
+    threshold: float,
+    best_threshold: float,
+    break_even: float,
+) -> dict[str, Figure]:
+    """Profit curve and ROI by threshold (both thresholds marked), and cumulative gains.
+
+    Args:
+        curve: ``threshold, net_benefit, roi_pct`` rows (``roi.profit_curve``).
+        gains: ``targeted_share, churners_captured`` rows (``roi.cumulative_gains``).
+        threshold: the configured threshold.
+        best_threshold: the profit-maximising threshold.
+        break_even: the break-even probability.
+    """
+    figures: dict[str, Figure] = {}
+
+    fig, ax = _figure()
+    ax.plot(curve["threshold"], curve["net_benefit"] / 1000, label="net benefit")
+    ax.axvline(threshold, color="red", linestyle=":", label=f"configured {threshold:g}")
+    ax.axvline(best_threshold, color="green", linestyle="--", label=f"best {best_threshold:.3f}")
+    ax.axvline(break_even, color="grey", linestyle="-.", label=f"break-even {break_even:.3f}")
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set(xlabel="threshold (flag churn probability above)", ylabel="net benefit, $ thousands",
+           title="Profit curve")  # fmt: skip
+    ax.legend()
+    figures["profit_curve.png"] = fig
+
+    fig, ax = _figure()
+    ax.plot(curve["threshold"], curve["roi_pct"], label="ROI %")
+    ax.axvline(threshold, color="red", linestyle=":", label=f"configured {threshold:g}")
+    ax.axvline(best_threshold, color="green", linestyle="--", label=f"best {best_threshold:.3f}")
+    ax.set(xlabel="threshold", ylabel="ROI, %", title="ROI by threshold")
+    ax.legend()
+    figures["roi_by_threshold.png"] = fig
+
+    fig, ax = _figure()
+    ax.plot(gains["targeted_share"], gains["churners_captured"], label="model")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random")
+    ax.set(xlabel="share of customers targeted", ylabel="share of churners captured",
+           title="Cumulative gains")  # fmt: skip
+    ax.legend()
+    figures["cumulative_gains.png"] = fig
+    return figures
+
+
+def uplift_figure(qini: pd.DataFrame) -> Figure:
+    """The Qini curve of a campaign with a control group."""
+    fig, ax = _figure()
+    ax.plot(qini["targeted_share"], qini["qini"], label="campaign, by score")
+    end = float(qini["qini"].iloc[-1])
+    ax.plot([0, 1], [0, end], linestyle="--", color="grey", label="random order")
+    ax.set(xlabel="share of campaign customers, highest score first",
+           ylabel="customers kept (Qini)", title="Uplift (Qini curve)")  # fmt: skip
+    ax.legend()
+    return fig

@@ -1,9 +1,10 @@
-"""Scoring customers and flagging those above the campaign threshold.
+"""Scoring customers, flagging those above the threshold, holding out a control group.
 
 ``score_file`` streams a table in chunks — read, validate, score, flag,
-write — so memory is bounded by the chunk size, not the customer count, and
-writes both outputs atomically: the scores of every customer and the campaign
-list of flagged ones.
+assign, write — so memory is bounded by the chunk size, not the customer
+count, and writes its three outputs atomically: the scores of every customer,
+the assignment of every flagged customer to treatment or control (kept for
+measurement), and the campaign list of the treatment group (for the CRM).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import numpy as np
 import pandas as pd
 
 from churn.data import atomic_path, check_customer_ids, iter_customer_batches
+from churn.holdout import CONTROL, assign_groups
 from churn.model import ChurnModel
 from churn.schema import ID_COLUMN
 
 CAMPAIGN_COLUMNS = ("customer_id", "churn_probability", "campaign_id", "scored_at", "model_version")
+ASSIGNMENT_COLUMNS = ("customer_id", "churn_probability", "group", "campaign_id")
 
 
 def score_customers(model: ChurnModel, customers: pd.DataFrame) -> pd.DataFrame:
@@ -54,9 +57,16 @@ class ScoringResult:
 
     n_scored: int
     n_flagged: int
-    flagged_probabilities: np.ndarray
+    n_control: int
+    treated_probabilities: np.ndarray
     scores_path: Path
     campaign_path: Path
+    assignment_path: Path
+
+    @property
+    def n_treated(self) -> int:
+        """Flagged customers who are contacted."""
+        return self.n_flagged - self.n_control
 
 
 def score_file(
@@ -67,11 +77,13 @@ def score_file(
     chunk_size: int,
     scores_path: Path,
     campaign_path: Path,
+    assignment_path: Path,
     campaign_id: str,
     model_version: str,
     scored_at: datetime,
+    control_share: float = 0.0,
 ) -> ScoringResult:
-    """Score every customer of a table in chunks and write scores and the campaign list.
+    """Score every customer of a table in chunks; write scores, assignment and campaign list.
 
     Args:
         model: the fitted model.
@@ -79,10 +91,12 @@ def score_file(
         threshold: flag customers strictly above this churn probability.
         chunk_size: rows per chunk.
         scores_path: parquet file of ``customer_id, churn_probability`` for everyone.
-        campaign_path: CSV (for the CRM) or parquet list of flagged customers.
-        campaign_id: identifies the campaign in the list.
+        campaign_path: CSV (for the CRM) or parquet list of the treatment group.
+        assignment_path: parquet of every flagged customer with its ``group``.
+        campaign_id: identifies the campaign; seeds the holdout assignment.
         model_version: the registry version that scored.
         scored_at: the scoring time written into the list.
+        control_share: share of flagged customers held out as the control group.
 
     Raises:
         InputError: the table is missing, unreadable or invalid; neither output is
@@ -93,38 +107,42 @@ def score_file(
 
     check_customer_ids(path)
     n_scored = 0
-    flagged_probabilities: list[np.ndarray] = []
     with contextlib.ExitStack() as stack:
         scores_tmp = stack.enter_context(atomic_path(scores_path))
+        assignment_tmp = stack.enter_context(atomic_path(assignment_path))
         campaign_tmp = stack.enter_context(atomic_path(campaign_path))
         writer: pq.ParquetWriter | None = None
-        campaign_parts: list[pd.DataFrame] = []
+        flagged_parts: list[pd.DataFrame] = []
         for chunk in iter_customer_batches(path, chunk_size=chunk_size):
             scores = score_customers(model, chunk)
             table = pa.Table.from_pandas(scores, preserve_index=False)
             if writer is None:
                 writer = stack.enter_context(pq.ParquetWriter(scores_tmp, table.schema))
             writer.write_table(table)
-            flagged = flag_customers(scores, threshold=threshold)
-            flagged_probabilities.append(flagged["churn_probability"].to_numpy())
-            campaign_parts.append(flagged)
+            flagged_parts.append(flag_customers(scores, threshold=threshold))
             n_scored += len(scores)
         if writer is not None:
             writer.close()
-        campaign = pd.concat(campaign_parts, ignore_index=True).assign(
+        assignment = assign_groups(
+            pd.concat(flagged_parts, ignore_index=True),
             campaign_id=campaign_id,
-            scored_at=scored_at.isoformat(timespec="seconds"),
-            model_version=model_version,
+            control_share=control_share,
+        ).assign(campaign_id=campaign_id)[list(ASSIGNMENT_COLUMNS)]
+        assignment.to_parquet(assignment_tmp, index=False)
+        treated = assignment.loc[assignment["group"] != CONTROL]
+        campaign = treated.assign(
+            scored_at=scored_at.isoformat(timespec="seconds"), model_version=model_version
         )[list(CAMPAIGN_COLUMNS)]
         if campaign_path.suffix.lower() == ".csv":
             campaign.to_csv(campaign_tmp, index=False)
         else:
             campaign.to_parquet(campaign_tmp, index=False)
-    probabilities = np.concatenate(flagged_probabilities)
     return ScoringResult(
         n_scored=n_scored,
-        n_flagged=len(probabilities),
-        flagged_probabilities=probabilities,
+        n_flagged=len(assignment),
+        n_control=int((assignment["group"] == CONTROL).sum()),
+        treated_probabilities=treated["churn_probability"].to_numpy(),
         scores_path=scores_path,
         campaign_path=campaign_path,
+        assignment_path=assignment_path,
     )

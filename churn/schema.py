@@ -10,26 +10,36 @@ from __future__ import annotations
 import difflib
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from churn.errors import InputError
 from churn.synthetic import PLANS
 
+if TYPE_CHECKING:
+    from pandera.pandas import DataFrameSchema
+
 ID_COLUMN = "customer_id"
 LABEL_COLUMN = "churned"
 _EXAMPLES = 3
 
 
+def _id_column():  # type: ignore[no-untyped-def]
+    import pandera.pandas as pa
+
+    return pa.Column(
+        str, pa.Check.str_length(min_value=1), nullable=False, unique=True, coerce=True
+    )
+
+
 @cache
-def customer_schema(*, labelled: bool):  # type: ignore[no-untyped-def]
+def customer_schema(*, labelled: bool) -> DataFrameSchema:
     """The pandera schema of a customer table (``labelled`` adds the ``churned`` label)."""
     import pandera.pandas as pa
 
     columns = {
-        ID_COLUMN: pa.Column(
-            str, pa.Check.str_length(min_value=1), nullable=False, unique=True, coerce=True
-        ),
+        ID_COLUMN: _id_column(),
         "snapshot_date": pa.Column(pa.DateTime, nullable=False, coerce=True),
         "last_purchase_date": pa.Column(pa.DateTime, nullable=False, coerce=True),
         "support_tickets_open": pa.Column(int, pa.Check.ge(0), coerce=True),
@@ -51,6 +61,20 @@ def customer_schema(*, labelled: bool):  # type: ignore[no-untyped-def]
     return pa.DataFrameSchema(columns, checks=checks, strict=False, name="customer table")
 
 
+@cache
+def outcome_schema() -> DataFrameSchema:
+    """The pandera schema of a campaign outcomes table: who churned over the window."""
+    import pandera.pandas as pa
+
+    columns = {
+        ID_COLUMN: _id_column(),
+        LABEL_COLUMN: pa.Column(int, pa.Check.isin([0, 1]), coerce=True),
+        # When the outcome was read: checked against the measurement window.
+        "observed_at": pa.Column(pa.DateTime, nullable=False, coerce=True, required=False),
+    }
+    return pa.DataFrameSchema(columns, strict=False, name="outcomes table")
+
+
 def required_columns(*, labelled: bool) -> list[str]:
     """The columns a customer table must have."""
     return list(customer_schema(labelled=labelled).columns)
@@ -62,8 +86,12 @@ def check_columns(columns: list[str], *, source: str | Path, labelled: bool) -> 
     A missing column that closely resembles a present one is pointed out as a
     likely misspelling.
     """
+    _check_required(columns, required_columns(labelled=labelled), source=source)
+
+
+def _check_required(columns: list[str], required: list[str], *, source: str | Path) -> None:
     found = [str(c) for c in columns]
-    missing = [c for c in required_columns(labelled=labelled) if c not in found]
+    missing = [c for c in required if c not in found]
     if not missing:
         return
     parts = []
@@ -133,14 +161,35 @@ def validate_customers(
         ...
         churn.errors.InputError: c.csv: missing required columns 'snapshot_date', ...
     """
-    import pandera.errors
-
     source = str(source)
     if frame.empty:
         raise InputError(f"{source}: the table has no rows; expected one row per customer.")
     check_columns(list(frame.columns), source=source, labelled=labelled)
+    return _validate(
+        frame, customer_schema(labelled=labelled), source=source, row_offset=row_offset
+    )
+
+
+def validate_outcomes(frame: pd.DataFrame, *, source: str | Path) -> pd.DataFrame:
+    """Check a campaign outcomes table (``customer_id, churned``) against its schema.
+
+    Raises:
+        InputError: naming the file, the columns, the checks and example rows.
+    """
+    source = str(source)
+    if frame.empty:
+        raise InputError(f"{source}: the table has no rows; expected one row per customer.")
+    _check_required(list(frame.columns), [ID_COLUMN, LABEL_COLUMN], source=source)
+    return _validate(frame, outcome_schema(), source=source, row_offset=0)
+
+
+def _validate(
+    frame: pd.DataFrame, schema: DataFrameSchema, *, source: str, row_offset: int
+) -> pd.DataFrame:
+    import pandera.errors
+
     try:
-        validated: pd.DataFrame = customer_schema(labelled=labelled).validate(frame, lazy=True)
+        validated: pd.DataFrame = schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         raise InputError(
             _describe_failures(source, frame, exc.failure_cases, row_offset)

@@ -72,11 +72,38 @@ class EconomicsSettings(_Section):
 
 
 class CampaignSettings(_Section):
-    """The action trigger and where the campaign lists go."""
+    """The action trigger, the randomized holdout, and where the campaign lists go."""
 
     threshold: float = Field(0.7, gt=0, lt=1)
+    # Share of flagged customers deliberately not contacted: their churn is the
+    # counterfactual that realized ROI is measured against. 0 disables it.
+    control_share: float = Field(0.10, ge=0, lt=1)
     chunk_size: int = Field(100_000, ge=1)
     output_dir: Path = Path("outputs/campaigns")
+
+
+class MeasurementSettings(_Section):
+    """How realized ROI is measured once outcomes arrive."""
+
+    confidence: float = Field(0.95, gt=0, lt=1)
+    method: Literal["newcombe", "bootstrap"] = "newcombe"
+    window_months: int = Field(3, ge=1, description="outcome window after the campaign")
+    power: float = Field(0.8, gt=0, lt=1, description="power for the minimum detectable effect")
+    split_alarm_pvalue: float = Field(0.001, gt=0, lt=1, description="sample-ratio mismatch")
+
+
+class CostSettings(_Section):
+    """What running the pipeline costs, for the full-cost ROI."""
+
+    compute_price_per_hour: float = Field(0.20, ge=0, description="$ per hour of flow run time")
+    fixed_per_month: dict[str, float] = Field(default_factory=dict, description="$ a month")
+    upfront_development: float = Field(0.0, ge=0, description="one-off $ before month 1")
+    campaigns_per_month: float = Field(1.0, gt=0)
+
+    @property
+    def fixed_per_campaign(self) -> float:
+        """Each campaign's share of the monthly fixed costs."""
+        return sum(self.fixed_per_month.values()) / self.campaigns_per_month
 
 
 class ScheduleSettings(_Section):
@@ -103,6 +130,8 @@ class Settings(_Section):
     model: ModelSettings = ModelSettings()
     economics: EconomicsSettings = EconomicsSettings()
     campaign: CampaignSettings = CampaignSettings()
+    measurement: MeasurementSettings = MeasurementSettings()
+    costs: CostSettings = CostSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     tracking: TrackingSettings = TrackingSettings()
 

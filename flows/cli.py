@@ -132,12 +132,56 @@ def run(
     campaign_id: Annotated[str | None, typer.Option(help="Campaign id.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The whole pipeline: (synthetic data) → train → score → campaign list."""
+    """The whole pipeline: (synthetic data) → train → score → campaign list
+    (→ simulated outcomes → realized ROI, on synthetic data)."""
     settings = _settings(config)
     _flows_ready()
     from flows.pipeline import pipeline_flow
 
     _emit(pipeline_flow(settings, campaign_id=campaign_id), as_json, "Pipeline finished")
+
+
+@app.command("roi")
+def realized(
+    campaign: Annotated[str, typer.Option("--campaign", help="The campaign id.")],
+    outcomes: Annotated[
+        Path, typer.Option(help="Outcomes table: customer_id, churned (0/1)[, observed_at].")
+    ],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure a campaign's realized ROI against its control group, with intervals."""
+    settings = _settings(config)
+    _flows_ready()
+    from flows.measure import realized_roi_flow
+
+    _emit(realized_roi_flow(settings, campaign, outcomes), as_json, "Realized ROI")
+
+
+@data_app.command("outcomes")
+def data_outcomes(
+    campaign: Annotated[str, typer.Option("--campaign", help="The campaign id.")],
+    out: Annotated[Path | None, typer.Option(help="Where to write (default: beside it).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    config: ConfigOption = None,
+) -> None:
+    """Simulate a campaign's outcomes from the synthetic world's ground truth."""
+    import pandas as pd
+
+    from flows.pipeline import simulate_campaign_outcomes
+    from flows.score import campaign_dir
+
+    settings = _settings(config)
+    folder = campaign_dir(settings, campaign)
+    window_end = pd.Timestamp.now() + pd.DateOffset(months=settings.measurement.window_months)
+    written = simulate_campaign_outcomes(
+        folder / "assignment.parquet",
+        settings.data.truth_path,
+        out or folder / "outcomes.parquet",
+        seed=seed,
+        observed_at=window_end.date(),
+    )
+    typer.echo(str(written))
 
 
 @app.command("serve")

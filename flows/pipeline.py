@@ -1,15 +1,20 @@
-"""The pipeline flow: (generate synthetic data) → train → score."""
+"""The pipeline flow: (synthetic data) → train → score → (simulated outcomes → realized ROI)."""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from prefect import flow
 
-from churn.data import write_world
+from churn.data import read_table, write_table, write_world
+from churn.outcomes import simulate_outcomes
 from churn.settings import DataSettings, Settings
 from churn.synthetic import generate_world
-from flows.score import score_flow
+from flows.measure import realized_roi_flow
+from flows.score import campaign_dir, score_flow
 from flows.tasks import compute_task
 from flows.train import train_flow
 
@@ -28,10 +33,41 @@ def generate_data(data: DataSettings) -> list[str]:
     return [str(p) for p in written]
 
 
+def simulate_campaign_outcomes(
+    assignment_path: Path, truth_path: Path, out: Path, *, seed: int, observed_at: date
+) -> Path:
+    """Simulate a campaign's outcomes from the synthetic world's truth of its snapshot."""
+    truth = read_table(truth_path)
+    latest = truth.loc[truth["snapshot_date"] == truth["snapshot_date"].max()]
+    outcomes = simulate_outcomes(
+        read_table(assignment_path), latest, seed=seed, observed_at=observed_at
+    )
+    return write_table(outcomes, out)
+
+
+@compute_task
+def simulate_outcomes_task(settings: Settings, campaign_id: str) -> Path:
+    folder = campaign_dir(settings, campaign_id)
+    window_end = pd.Timestamp.now() + pd.DateOffset(months=settings.measurement.window_months)
+    return simulate_campaign_outcomes(
+        folder / "assignment.parquet",
+        settings.data.truth_path,
+        folder / "outcomes.parquet",
+        seed=settings.data.seed,
+        observed_at=window_end.date(),
+    )
+
+
 @flow(name="churn-pipeline", log_prints=True)
 def pipeline_flow(settings: Settings, campaign_id: str | None = None) -> dict[str, Any]:
-    """Train a model, then score every customer with the champion."""
-    generated = generate_data(settings.data) if settings.data.source == "synthetic" else []
+    """Train a model, score every customer with the champion, and on synthetic data
+    close the loop: simulate the campaign's outcomes and measure its realized ROI."""
+    synthetic = settings.data.source == "synthetic"
+    generated = generate_data(settings.data) if synthetic else []
     training = train_flow(settings)
     scoring = score_flow(settings, campaign_id=campaign_id)
-    return {"generated": generated, "training": training, "scoring": scoring}
+    result: dict[str, Any] = {"generated": generated, "training": training, "scoring": scoring}
+    if synthetic and scoring["n_control"] > 0:
+        outcomes = simulate_outcomes_task(settings, scoring["campaign_id"])
+        result["realized"] = realized_roi_flow(settings, scoring["campaign_id"], outcomes)
+    return result

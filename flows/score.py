@@ -1,9 +1,12 @@
 """The scoring flow: champion from the registry → score every customer in chunks →
-flag above the threshold → write the campaign list atomically → log expected ROI."""
+flag above the threshold → hold out a random control group → write the campaign
+list atomically → log expected ROI, campaign-only and full-cost."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -16,6 +19,11 @@ from flows import tracking
 from flows.tasks import compute_task, io_task
 
 
+def campaign_dir(settings: Settings, campaign_id: str) -> Path:
+    """Where a campaign's scores, assignment, list and outcomes live."""
+    return settings.campaign.output_dir / campaign_id
+
+
 @io_task
 def load_champion(settings: Settings) -> tracking.Champion:
     client = tracking.client_for(settings.tracking)
@@ -26,7 +34,7 @@ def load_champion(settings: Settings) -> tracking.Champion:
 def score_customers_file(
     champion: tracking.Champion, settings: Settings, campaign_id: str, scored_at: datetime
 ) -> ScoringResult:
-    out_dir = settings.campaign.output_dir / campaign_id
+    out_dir = campaign_dir(settings, campaign_id)
     return score_file(
         champion.model,
         settings.data.scoring_path,
@@ -34,9 +42,11 @@ def score_customers_file(
         chunk_size=settings.campaign.chunk_size,
         scores_path=out_dir / "scores.parquet",
         campaign_path=out_dir / "campaign.csv",
+        assignment_path=out_dir / "assignment.parquet",
         campaign_id=campaign_id,
         model_version=champion.version,
         scored_at=scored_at,
+        control_share=settings.campaign.control_share,
     )
 
 
@@ -44,7 +54,7 @@ def score_customers_file(
 def compute_expected_roi(result: ScoringResult, settings: Settings) -> roi.CampaignROI:
     e = settings.economics
     return roi.expected_roi(
-        result.flagged_probabilities,
+        result.treated_probabilities,
         save_rate=e.save_rate,
         clv=e.clv,
         cost_per_contact=e.cost_per_contact,
@@ -58,7 +68,8 @@ def log_scoring(
     result: ScoringResult,
     expected: roi.CampaignROI,
     campaign_id: str,
-) -> str:
+    started: float,
+) -> dict[str, Any]:
     client = tracking.client_for(settings.tracking)
     run_id = tracking.start_run(
         client,
@@ -79,49 +90,71 @@ def log_scoring(
         run_id,
         {
             "threshold": settings.campaign.threshold,
+            "control_share": settings.campaign.control_share,
             "chunk_size": settings.campaign.chunk_size,
             **{f"economics.{k}": v for k, v in settings.economics.model_dump().items()},
         },
     )
+    compute_seconds = (
+        time.perf_counter() - started + tracking.run_compute_seconds(client, champion.run_id)
+    )
+    full = roi.full_cost_roi(
+        expected.revenue_saved,
+        expected.campaign_cost,
+        compute_seconds=compute_seconds,
+        price_per_hour=settings.costs.compute_price_per_hour,
+        fixed_cost=settings.costs.fixed_per_campaign,
+    )
     metrics = {
         "n_scored": float(result.n_scored),
         "n_flagged": float(result.n_flagged),
+        "n_treated": float(result.n_treated),
+        "n_control": float(result.n_control),
         "flagged_share": result.n_flagged / result.n_scored,
+        "compute_seconds": compute_seconds,
         **expected.as_metrics(prefix="expected_"),
+        **full.as_metrics(prefix="expected_full_cost_"),
     }
     tracking.log_metrics(client, run_id, metrics)
     if expected.roi_pct is None:
-        client.set_tag(run_id, "expected_roi_pct", "not measurable: no customer flagged")
+        client.set_tag(run_id, "expected_roi_pct", "not measurable: no customer contacted")
     client.log_artifact(run_id, str(result.campaign_path), "campaign")
+    client.log_artifact(run_id, str(result.assignment_path), "campaign")
     client.set_terminated(run_id, status="FINISHED")
-    return run_id
+    return {"mlflow_run_id": run_id, **metrics}
 
 
 @flow(name="churn-score", log_prints=True)
 def score_flow(settings: Settings, campaign_id: str | None = None) -> dict[str, Any]:
     """Score every customer with the champion and write the campaign list."""
+    started = time.perf_counter()
     scored_at = datetime.now(UTC).replace(microsecond=0)
     campaign_id = campaign_id or f"campaign-{scored_at:%Y-%m-%d}"
     champion = load_champion(settings)
     result = score_customers_file(champion, settings, campaign_id, scored_at)
     expected = compute_expected_roi(result, settings)
-    run_id = log_scoring(settings, champion, result, expected, campaign_id)
+    logged = log_scoring(settings, champion, result, expected, campaign_id, started)
     summary = {
-        "mlflow_run_id": run_id,
+        "mlflow_run_id": logged["mlflow_run_id"],
         "campaign_id": campaign_id,
         "model_version": champion.version,
         "n_scored": result.n_scored,
         "n_flagged": result.n_flagged,
+        "n_treated": result.n_treated,
+        "n_control": result.n_control,
         "campaign_path": str(result.campaign_path),
+        "assignment_path": str(result.assignment_path),
         "scores_path": str(result.scores_path),
         "expected_roi": expected.as_metrics() | {"roi_pct": expected.roi_pct},
+        "expected_full_cost_roi_pct": logged.get("expected_full_cost_roi_pct"),
     }
     roi_text = "not measurable" if expected.roi_pct is None else f"{expected.roi_pct:,.1f} %"
     create_markdown_artifact(
         f"# Campaign {campaign_id}\n\nScored {result.n_scored:,} customers with model "
         f"v{champion.version}; flagged {result.n_flagged:,} above "
-        f"{settings.campaign.threshold:g}.\n\nExpected net benefit "
-        f"${expected.net_benefit:,.0f}, expected ROI {roi_text}.\n\n"
+        f"{settings.campaign.threshold:g}: {result.n_treated:,} to contact, "
+        f"{result.n_control:,} held out as the control group.\n\nExpected net benefit "
+        f"${expected.net_benefit:,.0f}, expected ROI {roi_text} (campaign cost only).\n\n"
         f"Campaign list: `{result.campaign_path}`.",
         key="churn-campaign-summary",
         description="Scoring run",

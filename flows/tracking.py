@@ -204,6 +204,49 @@ def load_champion(client: MlflowClient, *, name: str) -> Champion:
     )
 
 
+def run_compute_seconds(client: MlflowClient, run_id: str) -> float:
+    """The ``compute_seconds`` a run logged (0 if it logged none)."""
+    return float(client.get_run(run_id).data.metrics.get("compute_seconds", 0.0))
+
+
+def find_campaign_run(client: MlflowClient, tracking: TrackingSettings, campaign_id: str) -> Any:
+    """The latest scoring run of a campaign.
+
+    Raises:
+        NotReadyError: no scoring run carries that campaign id.
+    """
+    experiment = client.get_experiment_by_name(tracking.scoring_experiment)
+    runs: list[Any] = []
+    if experiment is not None:
+        runs = client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.campaign_id = '{campaign_id}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+    if not runs:
+        known = []
+        if experiment is not None:
+            recent = client.search_runs([experiment.experiment_id], max_results=5,
+                                        order_by=["attributes.start_time DESC"])  # fmt: skip
+            known = [r.data.tags.get("campaign_id") for r in recent]
+        raise NotReadyError(
+            f"No scoring run for campaign '{campaign_id}' in experiment "
+            f"'{tracking.scoring_experiment}' of {tracking.uri}; recent campaigns: "
+            f"{', '.join(k for k in known if k) or 'none'}."
+        )
+    return runs[0]
+
+
+def load_artifact_table(client: MlflowClient, run_id: str, path: str) -> pd.DataFrame:
+    """A parquet artifact of a run, read into a frame."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        local = client.download_artifacts(run_id, path, tmp)
+        return pd.read_parquet(local)
+
+
 def log_dict(client: MlflowClient, run_id: str, payload: dict[str, Any], path: str) -> None:
     """Log a JSON document as an artifact."""
     client.log_text(run_id, json.dumps(payload, indent=2, default=str), path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pandas as pd
@@ -10,9 +11,9 @@ from prefect.artifacts import create_markdown_artifact
 
 import roi
 from churn.data import load_customers
-from churn.evaluate import evaluate_predictions
+from churn.evaluate import evaluate_predictions, expected_max_profit
 from churn.model import ChurnModel
-from churn.plots import evaluation_figures
+from churn.plots import evaluation_figures, threshold_figures
 from churn.schema import LABEL_COLUMN
 from churn.settings import Settings
 from churn.train import Split, split_customers, train_model
@@ -43,24 +44,42 @@ def evaluate_model(model: ChurnModel, split: Split, settings: Settings) -> dict[
     y_score = model.predict_proba(split.test)
     y_true = split.test[LABEL_COLUMN].to_numpy()
     threshold = settings.campaign.threshold
+    e = settings.economics
+    metrics = evaluate_predictions(y_true, y_score, threshold=threshold)
+    metrics |= expected_max_profit(
+        y_true, y_score, clv=e.clv, cost_per_contact=e.cost_per_contact, save_rate=e.save_rate
+    )
     return {
-        "metrics": evaluate_predictions(y_true, y_score, threshold=threshold),
+        "metrics": metrics,
         "figures": evaluation_figures(y_true, y_score, threshold=threshold),
-        "flagged": y_score > threshold,
+        "y_score": y_score,
         "y_true": y_true,
     }
 
 
 @compute_task
-def compute_backtest_roi(evaluation: dict[str, Any], settings: Settings) -> roi.CampaignROI:
+def compute_backtest_roi(evaluation: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Backtest ROI at the configured threshold, and what every other threshold earns."""
     e = settings.economics
-    return roi.backtest_roi(
-        evaluation["y_true"],
-        evaluation["flagged"],
-        save_rate=e.save_rate,
-        clv=e.clv,
-        cost_per_contact=e.cost_per_contact,
+    economics = {"save_rate": e.save_rate, "clv": e.clv, "cost_per_contact": e.cost_per_contact}
+    y_true, y_score = evaluation["y_true"], evaluation["y_score"]
+    threshold = settings.campaign.threshold
+    backtest = roi.backtest_roi(y_true, y_score > threshold, **economics)
+    comparison = roi.compare_thresholds(y_score, threshold=threshold, y_true=y_true, **economics)
+    figures = threshold_figures(
+        roi.profit_curve(y_score, y_true=y_true, **economics),
+        roi.cumulative_gains(y_true, y_score),
+        threshold=threshold,
+        best_threshold=comparison.best_threshold,
+        break_even=comparison.break_even_probability,
     )
+    metrics = backtest.as_metrics() | {
+        "break_even_probability": comparison.break_even_probability,
+        "best_threshold": comparison.best_threshold,
+        "best_threshold_net_benefit": comparison.best_net_benefit,
+        "missed_net_benefit": comparison.missed_net_benefit,
+    }
+    return {"backtest": backtest, "metrics": metrics, "figures": figures}
 
 
 def _params(settings: Settings, split: Split, model: ChurnModel) -> dict[str, Any]:
@@ -89,15 +108,11 @@ def log_training(
 
 
 @io_task
-def log_roi(run_id: str, settings: Settings, backtest: roi.CampaignROI) -> None:
+def log_roi(run_id: str, settings: Settings, backtest_roi: dict[str, Any]) -> None:
     client = tracking.client_for(settings.tracking)
-    e = settings.economics
-    metrics = backtest.as_metrics()
-    metrics["break_even_probability"] = roi.break_even_probability(
-        save_rate=e.save_rate, clv=e.clv, cost_per_contact=e.cost_per_contact
-    )
-    tracking.log_metrics(client, run_id, metrics)
-    if backtest.roi_pct is None:
+    tracking.log_metrics(client, run_id, backtest_roi["metrics"])
+    tracking.log_figures(client, run_id, backtest_roi["figures"])
+    if backtest_roi["backtest"].roi_pct is None:
         client.set_tag(run_id, "roi_pct", "not measurable: no test customer above the threshold")
 
 
@@ -134,6 +149,7 @@ def _summary_markdown(result: dict[str, Any]) -> str:
 @flow(name="churn-train", log_prints=True)
 def train_flow(settings: Settings) -> dict[str, Any]:
     """Train, evaluate and register a churn model; log AUC and backtest ROI in one MLflow run."""
+    started = time.perf_counter()
     customers = load_training_data(settings)
     client = tracking.client_for(settings.tracking)
     run_id = tracking.start_run(
@@ -148,13 +164,16 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         model = fit_model(split, settings)
         evaluation = evaluate_model(model, split, settings)
         model_uri = log_training(run_id, settings, split, model, evaluation)
-        backtest = compute_backtest_roi(evaluation, settings)
-        log_roi(run_id, settings, backtest)
+        backtest_roi = compute_backtest_roi(evaluation, settings)
+        log_roi(run_id, settings, backtest_roi)
         registration = register(run_id, model_uri, settings)
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
+    # The run's own compute time, charged to campaigns in the full-cost ROI.
+    tracking.log_metrics(client, run_id, {"compute_seconds": time.perf_counter() - started})
     client.set_terminated(run_id, status="FINISHED")
+    backtest = backtest_roi["backtest"]
     result = {
         "mlflow_run_id": run_id,
         "model_uri": model_uri,
@@ -162,7 +181,7 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         "model_version": registration.version,
         "registry_alias": registration.aliases[0],
         "metrics": evaluation["metrics"],
-        "roi": backtest.as_metrics() | {"roi_pct": backtest.roi_pct},
+        "roi": backtest_roi["metrics"] | {"roi_pct": backtest.roi_pct},
     }
     create_markdown_artifact(
         _summary_markdown(result), key="churn-training-summary", description="Training run"

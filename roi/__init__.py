@@ -8,8 +8,16 @@ knowledge of the churn package. Naming:
 - ``revenue_saved``, ``campaign_cost``, ``net_benefit``, ``clv`` and
   ``cost_per_contact`` are amounts in dollars.
 - ``*_pct`` are percentages (500.0 means 500 %); ``*_rate`` are shares in [0, 1].
+- ``*_ci`` are (low, high) intervals at the stated confidence; as MLflow
+  metrics they become ``*_low`` and ``*_high``.
 - An ROI that cannot be measured (no cost: nobody targeted) is ``None``,
-  never a division by zero or a NaN.
+  never a division by zero or a NaN; a realized ROI without a control group
+  raises a ``ValueError`` that says it is not measurable.
+
+Families: ``campaign`` (ROI from counts, expected and backtest ROI),
+``realized`` (measured against the control group, with intervals, power and
+split checks), ``curves`` (profit curve, threshold comparison, gains, Qini),
+``costs`` (full-cost ROI and payback).
 
 The reference worked example of the domain brief — 1,000 flagged customers,
 40 % of whom would churn, 15 % with the campaign, CLV $1,200, $50 a contact —
@@ -25,12 +33,39 @@ from roi.campaign import (
     expected_roi,
     roi_pct,
 )
+from roi.costs import FullCostROI, full_cost_roi, payback, payback_month
+from roi.curves import (
+    ThresholdComparison,
+    compare_thresholds,
+    cumulative_gains,
+    profit_curve,
+    qini_curve,
+)
+from roi.realized import (
+    RealizedROI,
+    minimum_detectable_effect,
+    realized_roi,
+    split_mismatch_pvalue,
+)
 
 __all__ = [
     "CampaignROI",
+    "FullCostROI",
+    "RealizedROI",
+    "ThresholdComparison",
     "backtest_roi",
     "break_even_probability",
     "campaign_roi",
+    "compare_thresholds",
+    "cumulative_gains",
     "expected_roi",
+    "full_cost_roi",
+    "minimum_detectable_effect",
+    "payback",
+    "payback_month",
+    "profit_curve",
+    "qini_curve",
+    "realized_roi",
     "roi_pct",
+    "split_mismatch_pvalue",
 ]

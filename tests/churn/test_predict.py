@@ -32,6 +32,8 @@ def _score(model: ChurnModel, source: Path, out: Path, chunk_size: int = 700):  
         chunk_size=chunk_size,
         scores_path=out / "scores.parquet",
         campaign_path=out / "campaign.csv",
+        assignment_path=out / "assignment.parquet",
+        control_share=0.1,
         campaign_id="c-1",
         model_version="3",
         scored_at=SCORED_AT,
@@ -47,11 +49,19 @@ def test_campaign_holds_exactly_the_customers_above_threshold(
     result = _score(model, source, tmp_path / "out")
 
     expected = score_customers(model, current)
-    campaign = pd.read_csv(result.campaign_path, dtype={"customer_id": str})
-    assert tuple(campaign.columns) == CAMPAIGN_COLUMNS
     above = expected.loc[expected["churn_probability"] > 0.7, "customer_id"]
     assert len(above) > 0
-    assert campaign["customer_id"].tolist() == above.tolist()
+    # Every flagged customer is assigned, in score-file order, to one group.
+    assignment = pd.read_parquet(result.assignment_path)
+    assert assignment["customer_id"].tolist() == above.tolist()
+    assert set(assignment["group"]) == {"treatment", "control"}
+    control = assignment.loc[assignment["group"] == "control", "customer_id"]
+    assert result.n_control == len(control) > 0
+    # The CRM list holds the treatment group only: exactly those above the
+    # threshold who are not held out.
+    campaign = pd.read_csv(result.campaign_path, dtype={"customer_id": str})
+    assert tuple(campaign.columns) == CAMPAIGN_COLUMNS
+    assert campaign["customer_id"].tolist() == [c for c in above if c not in set(control)]
     assert (campaign["churn_probability"] > 0.7).all()
     assert set(campaign["model_version"].astype(str)) == {"3"}
     assert set(campaign["scored_at"]) == {"2026-09-30T06:00:00+00:00"}
@@ -61,7 +71,8 @@ def test_campaign_holds_exactly_the_customers_above_threshold(
     pd.testing.assert_series_equal(
         scores["churn_probability"], expected["churn_probability"], check_names=False
     )
-    assert result.n_flagged == len(campaign)
+    assert result.n_flagged == len(assignment)
+    assert result.n_treated == len(campaign)
 
 
 def test_chunking_does_not_change_scores(
@@ -69,9 +80,12 @@ def test_chunking_does_not_change_scores(
 ) -> None:
     model, current = model_and_current
     source = write_table(current, tmp_path / "current.parquet")
-    one = pd.read_parquet(_score(model, source, tmp_path / "a", chunk_size=10_000).scores_path)
-    many = pd.read_parquet(_score(model, source, tmp_path / "b", chunk_size=333).scores_path)
-    pd.testing.assert_frame_equal(one, many)
+    one = _score(model, source, tmp_path / "a", chunk_size=10_000)
+    many = _score(model, source, tmp_path / "b", chunk_size=333)
+    for path in ("scores_path", "assignment_path"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(getattr(one, path)), pd.read_parquet(getattr(many, path))
+        )
 
 
 def test_bad_chunk_leaves_previous_outputs_untouched(

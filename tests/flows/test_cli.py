@@ -167,7 +167,7 @@ def test_train_score_then_bad_scoring_file_keeps_the_previous_campaign(
     summary = json.loads(scored.stdout)
     campaign = Path(summary["campaign_path"])
     before = campaign.read_bytes()
-    assert summary["n_flagged"] == len(pd.read_csv(campaign)) > 0
+    assert summary["n_treated"] == len(pd.read_csv(campaign)) > 0
 
     current = pd.read_parquet(tmp_path / "current.parquet")
     current.loc[2500, "customer_id"] = current.loc[10, "customer_id"]
@@ -183,7 +183,32 @@ def test_train_score_then_bad_scoring_file_keeps_the_previous_campaign(
     )
     assert_user_error(again, "current.parquet", "duplicate ids", current.loc[10, "customer_id"])
     assert campaign.read_bytes() == before
-    assert sorted(p.name for p in campaign.parent.iterdir()) == ["campaign.csv", "scores.parquet"]
+    assert sorted(p.name for p in campaign.parent.iterdir()) == [
+        "assignment.parquet",
+        "campaign.csv",
+        "scores.parquet",
+    ]
+
+    # Outcomes arrive: a bad file is refused, a good one gives realized ROI in the run.
+    outcomes = tmp_path / "outcomes.csv"
+    outcomes.write_text("customer_id,churned\nC0000001,maybe\n")
+    bad = churn("roi", "--campaign", "c1", "--outcomes", str(outcomes), "--config", str(config),
+                cwd=tmp_path, api_url=prefect_backend)  # fmt: skip
+    assert_user_error(bad, "outcomes.csv", "'churned'", "'maybe'")
+    assignment = pd.read_parquet(campaign.parent / "assignment.parquet")
+    pd.DataFrame({"customer_id": assignment["customer_id"], "churned": 0}).to_csv(
+        outcomes, index=False
+    )
+    measured = churn("roi", "--campaign", "c1", "--outcomes", str(outcomes), "--config",
+                     str(config), "--json", cwd=tmp_path, api_url=prefect_backend)  # fmt: skip
+    assert measured.returncode == 0, measured.stderr
+    realized = json.loads(measured.stdout)
+    assert realized["metrics"]["realized_customers_saved"] == 0
+    assert realized["metrics"]["realized_roi_pct"] == -100
+    assert "window" in realized["warnings"]  # no observed_at: read "now", before the window
+    unknown = churn("roi", "--campaign", "nope", "--outcomes", str(outcomes), "--config",
+                    str(config), cwd=tmp_path, api_url=prefect_backend)  # fmt: skip
+    assert_user_error(unknown, "No scoring run for campaign 'nope'", "c1")
 
 
 @pytest.mark.slow

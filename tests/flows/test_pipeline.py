@@ -19,6 +19,10 @@ def _client(settings: Settings) -> MlflowClient:
     return MlflowClient(tracking_uri=settings.tracking.uri, registry_uri=settings.tracking.uri)
 
 
+def artifacts_of(client: MlflowClient, run_id: str, path: str) -> set[str]:
+    return {a.path for a in client.list_artifacts(run_id, path)}
+
+
 def _runs(client: MlflowClient, experiment: str) -> list:  # type: ignore[type-arg]
     exp = client.get_experiment_by_name(experiment)
     return [] if exp is None else client.search_runs([exp.experiment_id])
@@ -70,22 +74,65 @@ def test_pipeline_end_to_end(prefect_backend: str, tmp_path: Path) -> None:
     current = pd.read_parquet(settings.data.scoring_path)
     probabilities = loaded.predict(current)
 
-    # The campaign file holds exactly the customers above the threshold.
+    # Exactly the customers above the threshold are flagged; the campaign file
+    # holds those of them not held out as the control group.
+    above = set(current.loc[probabilities > 0.7, "customer_id"])
+    assignment = pd.read_parquet(result["scoring"]["assignment_path"])
+    assert len(above) > 0 and set(assignment["customer_id"]) == above
+    control = set(assignment.loc[assignment["group"] == "control", "customer_id"])
+    assert 0 < len(control) < len(above) * 0.2
     campaign = pd.read_csv(result["scoring"]["campaign_path"], dtype={"customer_id": str})
-    above = current.loc[probabilities > 0.7, "customer_id"]
-    assert len(above) > 0
-    assert sorted(campaign["customer_id"]) == sorted(above)
+    assert set(campaign["customer_id"]) == above - control
     assert set(campaign["campaign_id"]) == {"e2e-1"}
     assert set(campaign["model_version"].astype(str)) == {"1"}
 
     (score_run,) = _runs(client, settings.tracking.scoring_experiment)
-    assert score_run.data.metrics["n_scored"] == len(current)
-    assert score_run.data.metrics["n_flagged"] == len(campaign)
-    assert score_run.data.metrics["expected_roi_pct"] > 0
+    score = score_run.data.metrics
+    assert score["n_scored"] == len(current)
+    assert score["n_flagged"] == len(above)
+    assert (score["n_treated"], score["n_control"]) == (len(campaign), len(control))
+    assert score["expected_roi_pct"] > 0
+    assert score["expected_full_cost_roi_pct"] < score["expected_roi_pct"]
     assert score_run.data.tags["model_version"] == "1"
     assert score_run.data.tags["prefect.flow_run_id"] != train_run.data.tags["prefect.flow_run_id"]
     logged = {a.path for a in client.list_artifacts(score_run.info.run_id, "campaign")}
-    assert logged == {"campaign/campaign.csv"}
+    assert logged == {"campaign/campaign.csv", "campaign/assignment.parquet"}
+    control_file = client.download_artifacts(
+        score_run.info.run_id, "campaign/assignment.parquet", str(tmp_path)
+    )
+    logged_assignment = pd.read_parquet(control_file)
+    assert set(logged_assignment.loc[logged_assignment["group"] == "control", "customer_id"]) == (
+        control
+    )
+
+    # The closed loop: simulated outcomes, realized ROI with its interval, in the same run.
+    for name in (
+        "realized_roi_pct",
+        "realized_roi_pct_low",
+        "realized_roi_pct_high",
+        "realized_customers_saved",
+        "realized_net_benefit",
+        "realized_full_cost_roi_pct",
+        "minimum_detectable_effect",
+        "realized_minus_expected_roi_pct",
+    ):
+        assert name in score, name
+    assert (
+        score["realized_roi_pct_low"] <= score["realized_roi_pct"] <= score["realized_roi_pct_high"]
+    )
+    assert score["realized_n_control"] == len(control)
+    outcomes = pd.read_parquet(
+        result["scoring"]["campaign_path"].replace("campaign.csv", "outcomes.parquet")
+    )
+    merged = outcomes.merge(assignment, on="customer_id")
+    treated_rate = merged.loc[merged["group"] == "treatment", "churned"].mean()
+    assert score["realized_treated_churn_rate"] == pytest.approx(treated_rate)
+    assert score_run.data.tags.get("realized.status") == "measured"
+    assert "realized.warning.window" not in score_run.data.tags
+    plots = {a.path for a in client.list_artifacts(score_run.info.run_id, "plots")}
+    assert "plots/uplift_qini.png" in plots
+    assert "plots/profit_curve.png" in artifacts_of(client, train_run.info.run_id, "plots")
+    assert metrics["best_threshold"] < 0.7 and metrics["empc"] > 0
 
     # A retrain registers a challenger and leaves the champion in place.
     again = train_flow(settings)

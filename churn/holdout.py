@@ -1,0 +1,50 @@
+"""The randomized control group inside the flagged customers.
+
+Assignment is a deterministic hash of (campaign id, customer id): a rerun of
+the same campaign assigns the same people, another campaign draws afresh, and
+no state has to be stored to reproduce it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+TREATMENT = "treatment"
+CONTROL = "control"
+
+
+def _unit_interval(campaign_id: str, customer_id: str) -> float:
+    digest = hashlib.blake2b(f"{campaign_id}\x1f{customer_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+def control_mask(
+    customer_ids: Iterable[str], *, campaign_id: str, control_share: float
+) -> np.ndarray:
+    """True for the customers held out of the campaign as its control group.
+
+    Examples:
+        >>> ids = [f"C{i}" for i in range(10_000)]
+        >>> mask = control_mask(ids, campaign_id="2026-09", control_share=0.1)
+        >>> round(float(mask.mean()), 2)
+        0.1
+        >>> bool((mask == control_mask(ids, campaign_id="2026-09", control_share=0.1)).all())
+        True
+    """
+    if not 0.0 <= control_share < 1.0:
+        raise ValueError(f"control_share={control_share} should be in [0, 1)")
+    return np.fromiter(
+        (_unit_interval(campaign_id, str(c)) < control_share for c in customer_ids), dtype=bool
+    )
+
+
+def assign_groups(flagged: pd.DataFrame, *, campaign_id: str, control_share: float) -> pd.DataFrame:
+    """The flagged customers with a ``group`` column: ``treatment`` or ``control``."""
+    mask = control_mask(
+        flagged["customer_id"], campaign_id=campaign_id, control_share=control_share
+    )
+    return flagged.assign(group=np.where(mask, CONTROL, TREATMENT))

@@ -1,0 +1,192 @@
+"""The realized-ROI flow: campaign assignment + observed outcomes → ROI with intervals.
+
+Logs into the campaign's own scoring run, so the MLflow UI shows each
+campaign's expected and realized ROI side by side.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+import roi
+from churn.data import load_outcomes
+from churn.errors import NotMeasurableError
+from churn.holdout import CONTROL, TREATMENT
+from churn.outcomes import join_outcomes
+from churn.plots import uplift_figure
+from churn.settings import Settings
+from flows import tracking
+from flows.tasks import compute_task, io_task
+
+
+@io_task
+def load_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
+    client = tracking.client_for(settings.tracking)
+    run = tracking.find_campaign_run(client, settings.tracking, campaign_id)
+    assignment = tracking.load_artifact_table(
+        client, run.info.run_id, "campaign/assignment.parquet"
+    )
+    training_seconds = tracking.run_compute_seconds(client, run.data.tags["model_run_id"])
+    return {
+        "run_id": run.info.run_id,
+        "assignment": assignment,
+        "scored_at": pd.Timestamp(run.info.start_time, unit="ms", tz="UTC"),
+        "expected_roi_pct": run.data.metrics.get("expected_roi_pct"),
+        "compute_seconds": run.data.metrics.get("compute_seconds", 0.0) + training_seconds,
+        "control_share": float(run.data.params.get("control_share", "nan")),
+    }
+
+
+@io_task
+def load_campaign_outcomes(path: Path) -> pd.DataFrame:
+    return load_outcomes(path)
+
+
+@compute_task
+def measure_campaign(
+    campaign: dict[str, Any], outcomes: pd.DataFrame, source: Path, settings: Settings
+) -> dict[str, Any]:
+    """Realized ROI with its interval, power and split checks, full cost, uplift plot."""
+    joined = join_outcomes(campaign["assignment"], outcomes, source=source)
+    treated = joined.loc[joined["group"] == TREATMENT]
+    control = joined.loc[joined["group"] == CONTROL]
+    campaign_id = str(joined["campaign_id"].iloc[0]) if len(joined) else "?"
+    if control.empty:
+        raise NotMeasurableError(
+            f"Campaign '{campaign_id}' has no control group (control_share was "
+            f"{campaign['control_share']:g}), so its realized ROI is not measurable: there is "
+            "no counterfactual churn rate. Keep campaign.control_share above 0 (e.g. 0.1)."
+        )
+    if treated.empty:
+        raise NotMeasurableError(f"Campaign '{campaign_id}' contacted nobody; nothing to measure.")
+    m, e = settings.measurement, settings.economics
+    realized = roi.realized_roi(
+        treated["churned"], control["churned"], clv=e.clv, cost_per_contact=e.cost_per_contact,
+        confidence=m.confidence, method=m.method,
+    )  # fmt: skip
+    warnings: dict[str, str] = {}
+    base_rate = float(control["churn_probability"].mean())
+    mde = roi.minimum_detectable_effect(
+        len(treated), len(control), control_churn_rate=min(max(base_rate, 1e-6), 1 - 1e-6),
+        power=m.power, alpha=1 - m.confidence,
+    )  # fmt: skip
+    assumed = base_rate * e.save_rate
+    if mde > assumed:
+        warnings["power"] = (
+            f"groups too small: {len(treated)} treated and {len(control)} control customers "
+            f"detect a churn-rate drop of {mde:.1%} at {m.power:.0%} power, but the assumed "
+            f"effect is {assumed:.1%}; the interval will be wide"
+        )
+    share = campaign["control_share"]
+    pvalue = roi.split_mismatch_pvalue(len(treated), len(control), control_share=share)
+    if pvalue < m.split_alarm_pvalue:
+        warnings["split"] = (
+            f"sample-ratio mismatch: {len(control) / len(joined):.1%} of customers are in the "
+            f"control group, configured {share:.1%} (p = {pvalue:.2g}); the outcomes may be "
+            "incomplete or the assignment broken"
+        )
+    # Outcomes without a reading date are taken as read now, at measurement.
+    observed = joined["observed_at"] if "observed_at" in joined else pd.Series(pd.Timestamp.now())
+    window_end = campaign["scored_at"].tz_convert(None).normalize() + pd.DateOffset(
+        months=m.window_months
+    )
+    early = int((observed < window_end).sum())
+    if early:
+        warnings["window"] = (
+            f"measured too early: {early} outcomes were read before the {m.window_months}-month "
+            f"window ended on {window_end:%Y-%m-%d}; the value is underestimated"
+        )
+    full = roi.full_cost_roi(
+        realized.revenue_saved, realized.campaign_cost,
+        compute_seconds=campaign["compute_seconds"],
+        price_per_hour=settings.costs.compute_price_per_hour,
+        fixed_cost=settings.costs.fixed_per_campaign,
+    )  # fmt: skip
+    metrics = (
+        realized.as_metrics()
+        | full.as_metrics(prefix="realized_full_cost_")
+        | {
+            "minimum_detectable_effect": mde,
+            "assumed_effect": assumed,
+            "split_pvalue": pvalue,
+            "observed_control_share": len(control) / len(joined),
+        }
+    )
+    if realized.roi_pct is not None and campaign["expected_roi_pct"] is not None:
+        metrics["realized_minus_expected_roi_pct"] = realized.roi_pct - campaign["expected_roi_pct"]
+    qini = roi.qini_curve(joined["churned"], joined["group"] == TREATMENT,
+                          joined["churn_probability"])  # fmt: skip
+    return {
+        "realized": realized,
+        "metrics": {k: v for k, v in metrics.items() if math.isfinite(v)},
+        "warnings": warnings,
+        "figure": uplift_figure(qini),
+    }
+
+
+@io_task
+def log_realized(settings: Settings, campaign: dict[str, Any], measured: dict[str, Any]) -> None:
+    client = tracking.client_for(settings.tracking)
+    run_id = campaign["run_id"]
+    tracking.log_metrics(client, run_id, measured["metrics"])
+    client.log_figure(run_id, measured["figure"], "plots/uplift_qini.png")
+    client.set_tag(run_id, "realized.status", "measured")
+    client.set_tag(run_id, "realized.measured_at", datetime.now().isoformat(timespec="seconds"))
+    for name, text in measured["warnings"].items():
+        client.set_tag(run_id, f"realized.warning.{name}", text)
+
+
+def _report(campaign_id: str, measured: dict[str, Any], expected_roi_pct: float | None) -> str:
+    r: roi.RealizedROI = measured["realized"]
+    low, high = r.roi_pct_ci or (math.nan, math.nan)
+    full = measured["metrics"].get("realized_full_cost_roi_pct", math.nan)
+    expected = "n/a" if expected_roi_pct is None else f"{expected_roi_pct:,.0f} %"
+    lines = [
+        f"# Realized ROI of campaign {campaign_id}",
+        "",
+        "| | value |",
+        "|---|---|",
+        f"| treated / control customers | {r.n_treated:,} / {r.n_control:,} |",
+        f"| churn treated / control | {r.treated_churn_rate:.1%} / {r.control_churn_rate:.1%} |",
+        f"| customers saved ({r.confidence:.0%} CI) | {r.customers_saved:,.1f} "
+        f"({r.customers_saved_ci[0]:,.1f} to {r.customers_saved_ci[1]:,.1f}) |",
+        f"| net benefit | ${r.net_benefit:,.0f} (${r.net_benefit_ci[0]:,.0f} to "
+        f"${r.net_benefit_ci[1]:,.0f}) |",
+        f"| realized ROI (campaign cost) | {r.roi_pct or math.nan:,.0f} % "
+        f"({low:,.0f} % to {high:,.0f} %) |",
+        f"| expected ROI at scoring | {expected} |",
+        f"| full-cost ROI (with compute and fixed costs) | {full:,.0f} % |",
+    ]
+    for text in measured["warnings"].values():
+        lines += ["", f"**Warning:** {text}."]
+    return "\n".join(lines)
+
+
+@flow(name="churn-realized-roi", log_prints=True)
+def realized_roi_flow(settings: Settings, campaign_id: str, outcomes_path: Path) -> dict[str, Any]:
+    """Measure a campaign's realized ROI against its control group and log it to its run."""
+    started = time.perf_counter()
+    outcomes = load_campaign_outcomes(outcomes_path)
+    campaign = load_campaign(settings, campaign_id)
+    campaign["compute_seconds"] += time.perf_counter() - started
+    measured = measure_campaign(campaign, outcomes, outcomes_path, settings)
+    log_realized(settings, campaign, measured)
+    create_markdown_artifact(
+        _report(campaign_id, measured, campaign["expected_roi_pct"]),
+        key="churn-realized-roi",
+        description=f"Realized ROI of {campaign_id}",
+    )
+    return {
+        "mlflow_run_id": campaign["run_id"],
+        "campaign_id": campaign_id,
+        "metrics": measured["metrics"],
+        "warnings": measured["warnings"],
+    }
