@@ -142,6 +142,32 @@ def log_realized(settings: Settings, campaign: dict[str, Any], measured: dict[st
     client.set_tag(run_id, "realized.measured_at", datetime.now().isoformat(timespec="seconds"))
     for name, text in measured["warnings"].items():
         client.set_tag(run_id, f"realized.warning.{name}", text)
+    tracking.log_metrics(client, run_id, payback_metrics(settings, client))
+
+
+def payback_metrics(settings: Settings, client: Any) -> dict[str, float]:
+    """Cumulative net benefit over every measured campaign so far, after fixed costs."""
+    experiment = client.get_experiment_by_name(settings.tracking.scoring_experiment)
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string="tags.`realized.status` = 'measured'",
+        order_by=["attributes.start_time ASC"],
+    )
+    nets = [r.data.metrics["realized_net_benefit"] for r in runs
+            if "realized_net_benefit" in r.data.metrics]  # fmt: skip
+    costs = settings.costs
+    timeline = roi.payback(
+        nets, fixed_cost_per_month=costs.fixed_per_campaign, upfront_cost=costs.upfront_development
+    )
+    metrics = {
+        "campaigns_measured": float(len(nets)),
+        "cumulative_net_benefit": float(timeline["cumulative"].iloc[-1]) if nets else 0.0,
+    }
+    reached = roi.payback_month(timeline)
+    if reached is not None:
+        # The timeline counts campaigns; months follow from how many run a month.
+        metrics["payback_month"] = float(math.ceil(reached / costs.campaigns_per_month))
+    return metrics
 
 
 def _report(campaign_id: str, measured: dict[str, Any], expected_roi_pct: float | None) -> str:

@@ -128,6 +128,11 @@ def test_pipeline_end_to_end(prefect_backend: str, tmp_path: Path) -> None:
     treated_rate = merged.loc[merged["group"] == "treatment", "churned"].mean()
     assert score["realized_treated_churn_rate"] == pytest.approx(treated_rate)
     assert score_run.data.tags.get("realized.status") == "measured"
+    # One measured campaign so far: cumulative net = its net benefit − fixed costs.
+    assert score["campaigns_measured"] == 1
+    assert score["cumulative_net_benefit"] == pytest.approx(
+        score["realized_net_benefit"] - settings.costs.fixed_per_campaign
+    )
     assert "realized.warning.window" not in score_run.data.tags
     plots = {a.path for a in client.list_artifacts(score_run.info.run_id, "plots")}
     assert "plots/uplift_qini.png" in plots
@@ -214,3 +219,30 @@ def test_scoring_without_a_champion_says_so(prefect_backend: str, tmp_path: Path
     ):
         score_flow(settings)
     assert not settings.campaign.output_dir.exists()
+
+
+def test_campaign_without_control_group_is_not_measurable(
+    prefect_backend: str, tmp_path: Path
+) -> None:
+    from churn.errors import NotMeasurableError
+    from churn.settings import CampaignSettings
+    from flows.measure import realized_roi_flow
+    from flows.pipeline import pipeline_flow
+
+    base = make_settings(tmp_path)
+    settings = base.model_copy(
+        update={
+            "campaign": CampaignSettings(
+                output_dir=tmp_path / "outputs", chunk_size=1000, control_share=0.0
+            )
+        }
+    )
+    result = pipeline_flow(settings, campaign_id="all-in")
+    assert result["scoring"]["n_control"] == 0 and "realized" not in result
+    outcomes = tmp_path / "outcomes.csv"
+    assignment = pd.read_parquet(result["scoring"]["assignment_path"])
+    pd.DataFrame({"customer_id": assignment["customer_id"], "churned": 1}).to_csv(outcomes)
+    with pytest.raises(NotMeasurableError, match=r"no control group.*not measurable"):
+        realized_roi_flow(settings, "all-in", outcomes)
+    (run,) = _runs(_client(settings), settings.tracking.scoring_experiment)
+    assert not any(k.startswith("realized_") for k in run.data.metrics)
