@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from churn.drift import FeatureProfile
 from churn.features import FEATURES, build_features
 
 
@@ -42,6 +43,8 @@ class ChurnModel:
     categories: dict[str, list[str]]
     best_iteration: int
     feature_names: tuple[str, ...] = field(default=FEATURES)
+    # Training-time feature distributions, for drift monitoring at scoring.
+    profiles: list[FeatureProfile] = field(default_factory=list)
 
     def features(self, customers: pd.DataFrame) -> pd.DataFrame:
         """The feature matrix the booster sees."""
@@ -56,5 +59,9 @@ class ChurnModel:
         """Calibrated churn probability, one per row of ``customers``."""
         if customers.empty:
             return np.empty(0)
-        raw = self.raw_score(self.features(customers))
+        return self.predict_features(self.features(customers))
+
+    def predict_features(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability from an already built feature matrix."""
+        raw = self.raw_score(features)
         return np.clip(self.calibrator.predict(raw), 0.0, 1.0)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from churn.data import atomic_path, check_customer_ids, iter_customer_batches
+from churn.drift import DriftMonitor
 from churn.holdout import CONTROL, assign_groups
 from churn.model import ChurnModel
 from churn.schema import ID_COLUMN
@@ -26,12 +27,20 @@ CAMPAIGN_COLUMNS = ("customer_id", "churn_probability", "campaign_id", "scored_a
 ASSIGNMENT_COLUMNS = ("customer_id", "churn_probability", "group", "campaign_id")
 
 
-def score_customers(model: ChurnModel, customers: pd.DataFrame) -> pd.DataFrame:
-    """``customer_id, churn_probability`` for every customer, in input order."""
+def score_customers(
+    model: ChurnModel, customers: pd.DataFrame, *, monitor: DriftMonitor | None = None
+) -> pd.DataFrame:
+    """``customer_id, churn_probability`` for every customer, in input order.
+
+    With a ``monitor``, the chunk's features are also counted for drift.
+    """
+    features = model.features(customers)
+    if monitor is not None:
+        monitor.update(features)
     return pd.DataFrame(
         {
             ID_COLUMN: customers[ID_COLUMN].to_numpy(),
-            "churn_probability": model.predict_proba(customers),
+            "churn_probability": model.predict_features(features),
         }
     )
 
@@ -62,6 +71,7 @@ class ScoringResult:
     scores_path: Path
     campaign_path: Path
     assignment_path: Path
+    drift: dict[str, float]
 
     @property
     def n_treated(self) -> int:
@@ -107,6 +117,7 @@ def score_file(
 
     check_customer_ids(path)
     n_scored = 0
+    monitor = DriftMonitor(model.profiles)
     with contextlib.ExitStack() as stack:
         scores_tmp = stack.enter_context(atomic_path(scores_path))
         assignment_tmp = stack.enter_context(atomic_path(assignment_path))
@@ -114,7 +125,7 @@ def score_file(
         writer: pq.ParquetWriter | None = None
         flagged_parts: list[pd.DataFrame] = []
         for chunk in iter_customer_batches(path, chunk_size=chunk_size):
-            scores = score_customers(model, chunk)
+            scores = score_customers(model, chunk, monitor=monitor)
             table = pa.Table.from_pandas(scores, preserve_index=False)
             if writer is None:
                 writer = stack.enter_context(pq.ParquetWriter(scores_tmp, table.schema))
@@ -145,4 +156,5 @@ def score_file(
         scores_path=scores_path,
         campaign_path=campaign_path,
         assignment_path=assignment_path,
+        drift=monitor.report(),
     )

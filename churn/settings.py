@@ -24,6 +24,14 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class WorldDriftSettings(_Section):
+    """How the synthetic world moves, per month after ``data.start``."""
+
+    usage_decline_per_month: float = Field(0.0, ge=0, lt=1)
+    ticket_growth_per_month: float = Field(0.0, ge=0)
+    sentiment_shift_per_month: float = Field(0.0, ge=-1, le=1)
+
+
 class DataSettings(_Section):
     """Where customer tables come from.
 
@@ -38,11 +46,21 @@ class DataSettings(_Section):
     customers: int = Field(20_000, ge=100)
     seed: int = 42
     as_of: date = date(2026, 6, 30)
+    # The synthetic world's month 0; snapshots after it carry ``world_drift``.
+    start: date | None = None
     horizon_months: int = Field(3, ge=1, le=24)
+    world_drift: WorldDriftSettings = WorldDriftSettings()
 
 
 def _known_directions() -> dict[str, Literal[-1, 1]]:
     return {"support_tickets_open": 1}
+
+
+class DriftSettings(_Section):
+    """Drift monitoring of scored features, and the retrain it triggers."""
+
+    psi_threshold: float = Field(0.2, gt=0, description="PSI above which a feature drifted")
+    retrain_on_drift: bool = True
 
 
 class ModelSettings(_Section):
@@ -61,6 +79,13 @@ class ModelSettings(_Section):
     # Directions known from the business: +1 risk never falls as the feature rises,
     # -1 never rises. The calibrators are monotone too, so this holds end to end.
     monotone_constraints: dict[str, Literal[-1, 1]] = Field(default_factory=_known_directions)
+
+
+class PromotionSettings(_Section):
+    """When a retrained model (challenger) replaces the champion."""
+
+    auc_tolerance: float = Field(0.005, ge=0, le=1, description="AUC it may lose")
+    roi_tolerance: float = Field(0.05, ge=0, le=1, description="share of backtest ROI it may lose")
 
 
 class EconomicsSettings(_Section):
@@ -121,6 +146,7 @@ class TrackingSettings(_Section):
     artifact_dir: Path = Path("mlartifacts")
     training_experiment: str = "churn-training"
     scoring_experiment: str = "churn-scoring"
+    registry_experiment: str = "churn-registry"
 
 
 class Settings(_Section):
@@ -128,9 +154,11 @@ class Settings(_Section):
 
     data: DataSettings = DataSettings()
     model: ModelSettings = ModelSettings()
+    promotion: PromotionSettings = PromotionSettings()
     economics: EconomicsSettings = EconomicsSettings()
     campaign: CampaignSettings = CampaignSettings()
     measurement: MeasurementSettings = MeasurementSettings()
+    drift: DriftSettings = DriftSettings()
     costs: CostSettings = CostSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     tracking: TrackingSettings = TrackingSettings()

@@ -45,6 +45,20 @@ _MONTH_DAYS = 30.4375
 
 
 @dataclass(frozen=True)
+class Drift:
+    """Monthly drift of the world: usage falls, tickets rise, sentiment shifts."""
+
+    usage_decline_per_month: float = 0.0
+    ticket_growth_per_month: float = 0.0
+    sentiment_shift_per_month: float = 0.0
+
+
+def months_between(start: date, end: date) -> int:
+    """Whole months from ``start`` to ``end`` (negative if ``end`` is earlier)."""
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+@dataclass(frozen=True)
 class World:
     """One generated world: the labelled history, the current snapshot, the truth."""
 
@@ -96,12 +110,16 @@ def _snapshot(
     price: np.ndarray,
     *,
     as_of: date,
-    months_later: int,
     rng: np.random.Generator,
+    drift: Drift,
+    elapsed: int,
 ) -> pd.DataFrame:
     n = len(ids)
-    z_now = z + rng.normal(0.0, 0.3, n) * (months_later > 0)
+    z_now = z + rng.normal(0.0, 0.3, n) * (elapsed > 0)
     days = np.minimum(rng.exponential(12.0 * np.exp(-0.6 * z_now)), 365.0).astype(np.int64)
+    usage_factor = (1.0 - drift.usage_decline_per_month) ** elapsed
+    ticket_factor = (1.0 + drift.ticket_growth_per_month) ** elapsed
+    sentiment_shift = drift.sentiment_shift_per_month * elapsed
     snapshot = pd.Timestamp(as_of)
     return pd.DataFrame(
         {
@@ -110,17 +128,31 @@ def _snapshot(
             "last_purchase_date": (snapshot - pd.to_timedelta(days, unit="D")).astype(
                 "datetime64[us]"
             ),
-            "support_tickets_open": rng.poisson(np.exp(-0.5 - 0.5 * z_now)).astype(np.int64),
-            "usage_frequency": np.round(rng.gamma(2.0, 2.0, n) * np.exp(0.5 * z_now), 2),
-            "sentiment_score": np.round(np.tanh(0.6 * z_now + rng.normal(0.0, 0.5, n)), 3),
-            "tenure_months": (tenure_start + months_later).astype(np.int64),
+            "support_tickets_open": rng.poisson(np.exp(-0.5 - 0.5 * z_now) * ticket_factor).astype(
+                np.int64
+            ),
+            "usage_frequency": np.round(
+                rng.gamma(2.0, 2.0, n) * np.exp(0.5 * z_now) * usage_factor, 2
+            ),
+            "sentiment_score": np.round(
+                np.tanh(0.6 * z_now + rng.normal(0.0, 0.5, n) + sentiment_shift), 3
+            ),
+            "tenure_months": (tenure_start + max(elapsed, 0)).astype(np.int64),
             "plan": pd.array(plan, dtype="str"),
             "monthly_revenue": price,
         }
     )
 
 
-def generate_world(n_customers: int, *, seed: int, as_of: date, horizon_months: int = 3) -> World:
+def generate_world(
+    n_customers: int,
+    *,
+    seed: int,
+    as_of: date,
+    horizon_months: int = 3,
+    start: date | None = None,
+    drift: Drift | None = None,
+) -> World:
     """Generate the labelled history and the current snapshot of one customer base.
 
     The history is observed on ``as_of`` and labelled with churn over the next
@@ -132,6 +164,9 @@ def generate_world(n_customers: int, *, seed: int, as_of: date, horizon_months: 
         seed: the random seed; the same seed gives the same world, row for row.
         as_of: the date of the labelled snapshot.
         horizon_months: the prediction horizon.
+        start: the world's month 0 (default ``as_of``): snapshots of the same
+            customers on later ``as_of`` dates are older and carry ``drift``.
+        drift: how the world moves each month after ``start``.
 
     Examples:
         >>> from datetime import date
@@ -152,13 +187,30 @@ def generate_world(n_customers: int, *, seed: int, as_of: date, horizon_months: 
     price = np.round(base_price * rng.lognormal(0.0, 0.1, n_customers), 2)
     effect = rng.beta(5.0, 3.0, n_customers)
 
-    history = _snapshot(ids, z, tenure, plan, price, as_of=as_of, months_later=0, rng=rng)
+    drift = drift or Drift()
+    elapsed = months_between(start or as_of, as_of)
+    if elapsed < 0:
+        raise ValueError(f"as_of={as_of} is before the world's start={start}")
+    # Each month's observation noise is its own draw; the customer base is the seed's.
+    if elapsed:
+        rng = np.random.default_rng([seed, elapsed])
+    history = _snapshot(
+        ids, z, tenure, plan, price, as_of=as_of, rng=rng, drift=drift, elapsed=elapsed
+    )
     p_history = true_churn_probability(history)
     history["churned"] = (rng.random(n_customers) < p_history).astype(np.int64)
 
     later = (pd.Timestamp(as_of) + pd.DateOffset(months=horizon_months)).date()
     current = _snapshot(
-        ids, z, tenure, plan, price, as_of=later, months_later=horizon_months, rng=rng
+        ids,
+        z,
+        tenure,
+        plan,
+        price,
+        as_of=later,
+        rng=rng,
+        drift=drift,
+        elapsed=elapsed + horizon_months,
     )
     truth = pd.concat(
         [

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from churn.drift import profile_features
 from churn.features import build_features, category_levels
 from churn.model import Calibrator, ChurnModel, SigmoidCalibrator
 from churn.schema import LABEL_COLUMN
@@ -119,4 +120,5 @@ def train_model(
         calibrator=calibrator,
         categories=categories,
         best_iteration=int(booster.best_iteration_ or params.n_estimators),
+        profiles=profile_features(x_train),
     )

@@ -74,19 +74,35 @@ def data_generate(
     ] = None,
     as_of: Annotated[str, typer.Option(help="Date of the labelled snapshot.")] = "2026-06-30",
     horizon_months: Annotated[int, typer.Option(min=1, help="Prediction horizon.")] = 3,
+    start: Annotated[
+        str | None, typer.Option(help="The world's month 0 (default: --as-of); later drifts.")
+    ] = None,
+    usage_decline: Annotated[float, typer.Option(help="Usage lost per month.")] = 0.0,
+    ticket_growth: Annotated[float, typer.Option(help="Ticket rate growth per month.")] = 0.0,
+    sentiment_shift: Annotated[float, typer.Option(help="Sentiment shift per month.")] = 0.0,
     as_json: JsonOption = False,
 ) -> None:
-    """Generate the synthetic customer world."""
+    """Generate the synthetic customer world (monthly snapshots with --start and --as-of)."""
     from churn.data import write_world
-    from churn.synthetic import generate_world
+    from churn.synthetic import Drift, generate_world
 
-    try:
-        as_of_date = date.fromisoformat(as_of)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{as_of!r} is not a date like 2026-06-30", param_hint="--as-of"
-        ) from None
-    world = generate_world(customers, seed=seed, as_of=as_of_date, horizon_months=horizon_months)
+    def parse(value: str, hint: str) -> date:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{value!r} is not a date like 2026-06-30", param_hint=hint
+            ) from None
+
+    as_of_date = parse(as_of, "--as-of")
+    world = generate_world(
+        customers,
+        seed=seed,
+        as_of=as_of_date,
+        horizon_months=horizon_months,
+        start=parse(start, "--start") if start else None,
+        drift=Drift(usage_decline, ticket_growth, sentiment_shift),
+    )
     written = write_world(world, customers_path=out, current_path=current, truth_path=truth)
     summary = {
         "written": [str(p) for p in written],
@@ -182,6 +198,37 @@ def data_outcomes(
         observed_at=window_end.date(),
     )
     typer.echo(str(written))
+
+
+@app.command("promote")
+def promote(
+    version: Annotated[str, typer.Argument(help="The model version to make champion.")],
+    reason: Annotated[str, typer.Option(help="Why, for the log.")] = "promoted by hand",
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a model version the champion (logged in the registry experiment)."""
+    settings = _settings(config)
+    from flows import tracking
+
+    client = tracking.client_for(settings.tracking)
+    name = settings.model.registered_name
+    previous = tracking.promote(
+        client, settings.tracking, name=name, version=version, reason=reason
+    )
+    _emit({"model": name, "champion": version, "replaced": previous}, as_json, "Promoted")
+
+
+@app.command("rollback")
+def rollback(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Restore the champion that the current one replaced (logged)."""
+    settings = _settings(config)
+    from flows import tracking
+
+    client = tracking.client_for(settings.tracking)
+    name = settings.model.registered_name
+    current, previous = tracking.rollback(client, settings.tracking, name=name)
+    _emit({"model": name, "champion": previous, "rolled_back": current}, as_json, "Rolled back")
 
 
 @app.command("serve")

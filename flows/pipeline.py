@@ -12,7 +12,7 @@ from prefect import flow
 from churn.data import read_table, write_table, write_world
 from churn.outcomes import simulate_outcomes
 from churn.settings import DataSettings, Settings
-from churn.synthetic import generate_world
+from churn.synthetic import Drift, generate_world
 from flows.measure import realized_roi_flow
 from flows.score import campaign_dir, score_flow
 from flows.tasks import compute_task
@@ -22,7 +22,12 @@ from flows.train import train_flow
 @compute_task
 def generate_data(data: DataSettings) -> list[str]:
     world = generate_world(
-        data.customers, seed=data.seed, as_of=data.as_of, horizon_months=data.horizon_months
+        data.customers,
+        seed=data.seed,
+        as_of=data.as_of,
+        horizon_months=data.horizon_months,
+        start=data.start,
+        drift=Drift(**data.world_drift.model_dump()),
     )
     written = write_world(
         world,

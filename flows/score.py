@@ -106,6 +106,8 @@ def log_scoring(
         fixed_cost=settings.costs.fixed_per_campaign,
     )
     metrics = {
+        **{f"psi_{name}": value for name, value in result.drift.items()},
+        "psi_max": max(result.drift.values(), default=0.0),
         "n_scored": float(result.n_scored),
         "n_flagged": float(result.n_flagged),
         "n_treated": float(result.n_treated),
@@ -124,6 +126,39 @@ def log_scoring(
     return {"mlflow_run_id": run_id, **metrics}
 
 
+def drifted_features(result: ScoringResult, settings: Settings) -> list[str]:
+    """Features whose PSI is above the configured threshold."""
+    return [n for n, v in result.drift.items() if v > settings.drift.psi_threshold]
+
+
+@io_task
+def trigger_retrain(settings: Settings, run_id: str, reason: str) -> str:
+    """Retrain through the served deployment when a Prefect server has one, else in process."""
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    from flows.runtime import prefect_api_url
+    from flows.serve import TRAIN_DEPLOYMENT
+    from flows.train import train_flow
+
+    client = tracking.client_for(settings.tracking)
+    how = ""
+    if prefect_api_url() is not None:
+        try:
+            run: Any = run_deployment(f"churn-train/{TRAIN_DEPLOYMENT}", timeout=0)
+            how = f"deployment churn-train/{TRAIN_DEPLOYMENT}, flow run {run.id}"
+        except ObjectNotFound:
+            how = ""
+    if not how:
+        trained = train_flow(settings)
+        how = (
+            f"in-process training run {trained['mlflow_run_id']}: model "
+            f"v{trained['model_version']} is {trained['registry_alias']}"
+        )
+    client.set_tag(run_id, "drift.retrain", f"{reason}; triggered {how}")
+    return how
+
+
 @flow(name="churn-score", log_prints=True)
 def score_flow(settings: Settings, campaign_id: str | None = None) -> dict[str, Any]:
     """Score every customer with the champion and write the campaign list."""
@@ -134,6 +169,14 @@ def score_flow(settings: Settings, campaign_id: str | None = None) -> dict[str, 
     result = score_customers_file(champion, settings, campaign_id, scored_at)
     expected = compute_expected_roi(result, settings)
     logged = log_scoring(settings, champion, result, expected, campaign_id, started)
+    drifted = drifted_features(result, settings)
+    retrain = None
+    if drifted and settings.drift.retrain_on_drift:
+        reason = f"PSI above {settings.drift.psi_threshold:g} for " + ", ".join(
+            f"{n} ({result.drift[n]:.2f})" for n in drifted
+        )
+        print(f"Feature drift: {reason}; triggering a retrain.")
+        retrain = trigger_retrain(settings, logged["mlflow_run_id"], reason)
     summary = {
         "mlflow_run_id": logged["mlflow_run_id"],
         "campaign_id": campaign_id,
@@ -147,6 +190,9 @@ def score_flow(settings: Settings, campaign_id: str | None = None) -> dict[str, 
         "scores_path": str(result.scores_path),
         "expected_roi": expected.as_metrics() | {"roi_pct": expected.roi_pct},
         "expected_full_cost_roi_pct": logged.get("expected_full_cost_roi_pct"),
+        "drift": result.drift,
+        "drifted_features": drifted,
+        "retrain": retrain,
     }
     roi_text = "not measurable" if expected.roi_pct is None else f"{expected.roi_pct:,.1f} %"
     create_markdown_artifact(

@@ -174,6 +174,76 @@ def register_model(client: MlflowClient, model_uri: str, *, name: str, run_id: s
     return Registration(name=name, version=str(version.version), aliases=(alias,))
 
 
+def _champion_version(client: MlflowClient, name: str) -> Any | None:
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def _log_registry_action(
+    client: MlflowClient, tracking: TrackingSettings, *, action: str, tags: dict[str, str]
+) -> str:
+    run_id = start_run(
+        client, tracking, experiment=tracking.registry_experiment, run_type="registry",
+        run_name=action, tags={"action": action, **tags},
+    )  # fmt: skip
+    client.set_terminated(run_id, status="FINISHED")
+    return run_id
+
+
+def promote(
+    client: MlflowClient, tracking: TrackingSettings, *, name: str, version: str, reason: str
+) -> str | None:
+    """Make ``version`` the champion; return the version it replaced (None if first).
+
+    The replaced version is remembered on the new one (tag ``promoted_from``),
+    so that ``rollback`` can restore it; the action is logged as a run of the
+    registry experiment.
+    """
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        raise NotReadyError(f"Registered model '{name}' has no version {version}.") from None
+    current = _champion_version(client, name)
+    previous = None if current is None else str(current.version)
+    if previous == str(version):
+        raise NotReadyError(f"Version {version} of '{name}' is already the champion.")
+    client.set_registered_model_alias(name, CHAMPION, version)
+    if previous is not None:
+        client.set_model_version_tag(name, version, "promoted_from", previous)
+    client.set_model_version_tag(name, version, "promotion_reason", reason)
+    aliases = client.get_registered_model(name).aliases
+    if str(aliases.get(CHALLENGER)) == str(version):
+        client.delete_registered_model_alias(name, CHALLENGER)
+    _log_registry_action(
+        client, tracking, action="promote",
+        tags={"model_name": name, "from_version": previous or "none",
+              "to_version": str(version), "reason": reason},
+    )  # fmt: skip
+    return previous
+
+
+def rollback(client: MlflowClient, tracking: TrackingSettings, *, name: str) -> tuple[str, str]:
+    """Restore the champion that the current one replaced; return (from, to) versions."""
+    current = _champion_version(client, name)
+    if current is None:
+        raise NotReadyError(f"Registered model '{name}' has no champion to roll back.")
+    previous = current.tags.get("promoted_from")
+    if not previous:
+        raise NotReadyError(
+            f"Champion version {current.version} of '{name}' replaced no earlier champion; "
+            "there is nothing to roll back to."
+        )
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    client.set_model_version_tag(name, str(current.version), "rolled_back", "true")
+    _log_registry_action(
+        client, tracking, action="rollback",
+        tags={"model_name": name, "from_version": str(current.version), "to_version": previous},
+    )  # fmt: skip
+    return str(current.version), previous
+
+
 @dataclass(frozen=True)
 class Champion:
     """The model that scores, with where it came from."""

@@ -14,6 +14,7 @@ from churn.data import load_customers
 from churn.evaluate import evaluate_predictions, expected_max_profit
 from churn.model import ChurnModel
 from churn.plots import evaluation_figures, threshold_figures
+from churn.promotion import PromotionDecision, decide_promotion
 from churn.schema import LABEL_COLUMN
 from churn.settings import Settings
 from churn.train import Split, split_customers, train_model
@@ -124,6 +125,54 @@ def register(run_id: str, model_uri: str, settings: Settings) -> tracking.Regist
     )
 
 
+@io_task
+def challenge_champion(
+    run_id: str,
+    registration: tracking.Registration,
+    split: Split,
+    evaluation: dict[str, Any],
+    backtest_roi: dict[str, Any],
+    settings: Settings,
+) -> PromotionDecision | None:
+    """Score the champion on the challenger's test customers; promote the better one."""
+    if registration.aliases[0] != tracking.CHALLENGER:
+        return None
+    client = tracking.client_for(settings.tracking)
+    name = settings.model.registered_name
+    champion = tracking.load_champion(client, name=name)
+    y_true = evaluation["y_true"]
+    champion_scores = champion.model.predict_proba(split.test)
+    e, threshold = settings.economics, settings.campaign.threshold
+    champion_auc = evaluate_predictions(y_true, champion_scores, threshold=threshold)["auc"]
+    champion_backtest = roi.backtest_roi(
+        y_true, champion_scores > threshold,
+        save_rate=e.save_rate, clv=e.clv, cost_per_contact=e.cost_per_contact,
+    )  # fmt: skip
+    p = settings.promotion
+    decision = decide_promotion(
+        challenger_auc=evaluation["metrics"]["auc"],
+        champion_auc=champion_auc,
+        challenger_roi_pct=backtest_roi["backtest"].roi_pct,
+        champion_roi_pct=champion_backtest.roi_pct,
+        auc_tolerance=p.auc_tolerance,
+        roi_tolerance=p.roi_tolerance,
+    )
+    tracking.log_metrics(
+        client, run_id,
+        {"champion_auc": champion_auc, **champion_backtest.as_metrics(prefix="champion_")},
+    )  # fmt: skip
+    client.set_tag(run_id, "promotion.decision", "promoted" if decision.promote else "kept")
+    client.set_tag(run_id, "promotion.reason", decision.reason)
+    client.set_tag(run_id, "promotion.champion_version", champion.version)
+    if decision.promote:
+        tracking.promote(
+            client, settings.tracking, name=name, version=registration.version,
+            reason=decision.reason,
+        )  # fmt: skip
+        client.set_tag(run_id, "registry_alias", tracking.CHAMPION)
+    return decision
+
+
 def _summary_markdown(result: dict[str, Any]) -> str:
     m, r = result["metrics"], result["roi"]
     roi_text = "not measurable" if r.get("roi_pct") is None else f"{r['roi_pct']:,.1f} %"
@@ -140,6 +189,8 @@ def _summary_markdown(result: dict[str, Any]) -> str:
             f"| backtest customers saved | {r['customers_saved']:,.1f} |",
             f"| backtest net benefit | ${r['net_benefit']:,.0f} |",
             f"| backtest ROI | {roi_text} |",
+            "",
+            f"Promotion: {result.get('promotion_reason') or 'first model, champion'}.",
             "",
             f"MLflow run `{result['mlflow_run_id']}`.",
         ]
@@ -167,6 +218,9 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         backtest_roi = compute_backtest_roi(evaluation, settings)
         log_roi(run_id, settings, backtest_roi)
         registration = register(run_id, model_uri, settings)
+        decision = challenge_champion(
+            run_id, registration, split, evaluation, backtest_roi, settings
+        )
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
@@ -179,7 +233,10 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         "model_uri": model_uri,
         "registered_model": registration.name,
         "model_version": registration.version,
-        "registry_alias": registration.aliases[0],
+        "registry_alias": (
+            tracking.CHAMPION if decision is None or decision.promote else tracking.CHALLENGER
+        ),
+        "promotion_reason": None if decision is None else decision.reason,
         "metrics": evaluation["metrics"],
         "roi": backtest_roi["metrics"] | {"roi_pct": backtest.roi_pct},
     }

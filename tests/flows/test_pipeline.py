@@ -139,10 +139,15 @@ def test_pipeline_end_to_end(prefect_backend: str, tmp_path: Path) -> None:
     assert "plots/profit_curve.png" in artifacts_of(client, train_run.info.run_id, "plots")
     assert metrics["best_threshold"] < 0.7 and metrics["empc"] > 0
 
-    # A retrain registers a challenger and leaves the champion in place.
+    # A retrain on the same data makes the same model: not worse, so it is
+    # promoted, remembering whom it replaced.
     again = train_flow(settings)
-    assert (again["model_version"], again["registry_alias"]) == ("2", "challenger")
-    assert str(client.get_model_version_by_alias("churn-model", "champion").version) == "1"
+    assert (again["model_version"], again["registry_alias"]) == ("2", "champion")
+    champion = client.get_model_version_by_alias("churn-model", "champion")
+    assert str(champion.version) == "2" and champion.tags["promoted_from"] == "1"
+    retrain_run = client.get_run(again["mlflow_run_id"]).data
+    assert retrain_run.tags["promotion.decision"] == "promoted"
+    assert retrain_run.metrics["champion_auc"] == pytest.approx(retrain_run.metrics["auc"])
 
 
 def _good_rows(n: int = 200) -> pd.DataFrame:

@@ -1,0 +1,86 @@
+"""Champion / challenger: when a retrained model may replace the one that scores.
+
+A challenger is promoted only if, on the same held-out customers, it is not
+worse than the champion on AUC (within a tolerance) and not worse on the
+campaign's backtest ROI % (within a relative tolerance). ROI rather than net
+benefit: at a fixed threshold, a model that over-predicts flags more customers
+and so can show more net benefit while ranking them worse. Both scores and
+the reason are returned, to be logged for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """Whether to promote, and why."""
+
+    promote: bool
+    reason: str
+    challenger_auc: float
+    champion_auc: float
+    challenger_roi_pct: float | None
+    champion_roi_pct: float | None
+
+
+def decide_promotion(
+    *,
+    challenger_auc: float,
+    champion_auc: float,
+    challenger_roi_pct: float | None,
+    champion_roi_pct: float | None,
+    auc_tolerance: float,
+    roi_tolerance: float,
+) -> PromotionDecision:
+    """Compare challenger and champion scored on the same held-out customers.
+
+    Args:
+        challenger_auc: the new model's AUC.
+        champion_auc: the current champion's AUC on the same customers.
+        challenger_roi_pct: the new model's backtest ROI % (None: nobody flagged).
+        champion_roi_pct: the champion's, on the same customers.
+        auc_tolerance: how much lower the challenger's AUC may be (absolute).
+        roi_tolerance: how much lower its ROI may be, as a share of the champion's.
+
+    Examples:
+        >>> d = decide_promotion(challenger_auc=0.86, champion_auc=0.87,
+        ...                      challenger_roi_pct=900.0, champion_roi_pct=900.0,
+        ...                      auc_tolerance=0.005, roi_tolerance=0.05)
+        >>> d.promote, d.reason
+        (False, 'kept the champion: challenger AUC 0.8600 is below champion AUC 0.8700 - 0.005')
+    """
+    auc_floor = champion_auc - auc_tolerance
+
+    def decision(promote: bool, reason: str) -> PromotionDecision:
+        return PromotionDecision(
+            promote, reason, challenger_auc, champion_auc, challenger_roi_pct, champion_roi_pct
+        )
+
+    if challenger_auc < auc_floor:
+        reason = (
+            f"kept the champion: challenger AUC {challenger_auc:.4f} is below champion AUC "
+            f"{champion_auc:.4f} - {auc_tolerance:g}"
+        )
+        return decision(False, reason)
+    if champion_roi_pct is not None:
+        floor = champion_roi_pct - abs(champion_roi_pct) * roi_tolerance
+        if challenger_roi_pct is None or challenger_roi_pct < floor:
+            shown = (
+                "not measurable" if challenger_roi_pct is None else f"{challenger_roi_pct:,.0f} %"
+            )
+            reason = (
+                f"kept the champion: challenger backtest ROI {shown} is below the "
+                f"champion's {champion_roi_pct:,.0f} % less {roi_tolerance:.0%}"
+            )
+            return decision(False, reason)
+    reason = (
+        f"promoted: challenger AUC {challenger_auc:.4f} vs champion {champion_auc:.4f}, "
+        f"backtest ROI {_pct(challenger_roi_pct)} vs {_pct(champion_roi_pct)}"
+    )
+    return decision(True, reason)
+
+
+def _pct(value: float | None) -> str:
+    return "not measurable" if value is None else f"{value:,.0f} %"
