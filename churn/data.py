@@ -22,6 +22,17 @@ from churn.synthetic import World
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
+def file_digest(path: Path) -> str:
+    """A short content hash of a file, to tell runs on the same data from others."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def table_format(path: Path) -> str:
     """``parquet`` or ``csv``, from the file's extension."""
     fmt = _FORMATS.get(path.suffix.lower())

@@ -200,6 +200,46 @@ def data_outcomes(
     typer.echo(str(written))
 
 
+@app.command("runs")
+def runs(
+    kind: Annotated[str, typer.Option(help="training or scoring")] = "training",
+    last: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 10,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare the last runs side by side: model version, data, AUC and ROI."""
+    if kind not in ("training", "scoring"):
+        raise typer.BadParameter(f"{kind!r} is not 'training' or 'scoring'", param_hint="--kind")
+    settings = _settings(config)
+    from flows import tracking
+
+    client = tracking.client_for(settings.tracking)
+    rows = tracking.recent_runs(client, settings.tracking, kind=kind, last=last)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Last {len(rows)} {kind} runs ({settings.tracking.uri})")
+    columns = list(rows[0]) if rows else ["run_id"]
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(c, row[c]) for c in columns))
+    Console().print(table)
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if column == "run_id":
+        return str(value)[:8]
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 or value.is_integer() else f"{value:.4g}"
+    return str(value)
+
+
 @app.command("promote")
 def promote(
     version: Annotated[str, typer.Argument(help="The model version to make champion.")],

@@ -13,6 +13,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 import roi
+from churn.data import file_digest
 from churn.predict import ScoringResult, score_file
 from churn.settings import Settings
 from flows import tracking
@@ -83,6 +84,7 @@ def log_scoring(
             "model_version": champion.version,
             "model_run_id": champion.run_id,
             "data.path": str(settings.data.scoring_path),
+            "dataset_digest": file_digest(settings.data.scoring_path),
         },
     )
     tracking.log_params(

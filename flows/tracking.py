@@ -61,10 +61,14 @@ def experiment_id(client: MlflowClient, name: str, artifact_dir: Path) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return str(experiment.experiment_id)
-    location = artifact_dir / name
-    location.mkdir(parents=True, exist_ok=True)
+    location = None
+    if not client.tracking_uri.startswith(("http://", "https://", "databricks")):
+        # A local store gets a local folder; a tracking server keeps its own artifact store.
+        folder = artifact_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        location = folder.resolve().as_uri()
     try:
-        return str(client.create_experiment(name, artifact_location=location.resolve().as_uri()))
+        return str(client.create_experiment(name, artifact_location=location))
     except MlflowException:
         # Another process created it between our look-up and create.
         found = client.get_experiment_by_name(name)
@@ -75,9 +79,11 @@ def experiment_id(client: MlflowClient, name: str, artifact_dir: Path) -> str:
 
 def prefect_tags() -> dict[str, str]:
     """Tags that link an MLflow run to the Prefect flow run that made it."""
+    from importlib.metadata import version
+
     from prefect.runtime import flow_run
 
-    tags = {"host.python": platform.python_version()}
+    tags = {"host.python": platform.python_version(), "code_version": version("churn-roi")}
     if flow_run.id:
         tags["prefect.flow_run_id"] = str(flow_run.id)
         tags["prefect.flow_run_name"] = str(flow_run.name)
@@ -162,7 +168,9 @@ def register_model(client: MlflowClient, model_uri: str, *, name: str, run_id: s
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description="Calibrated LightGBM churn model.")
-    version = client.create_model_version(name, model_uri, run_id=run_id)
+    # A logged model's URI is models:/<model id>; a tracking server wants that id too.
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    version = client.create_model_version(name, model_uri, run_id=run_id, model_id=model_id)
     try:
         client.get_model_version_by_alias(name, CHAMPION)
         alias = CHALLENGER
@@ -170,6 +178,7 @@ def register_model(client: MlflowClient, model_uri: str, *, name: str, run_id: s
         alias = CHAMPION
     client.set_registered_model_alias(name, alias, version.version)
     client.set_tag(run_id, "registered_model", f"{name}/{version.version}")
+    client.set_tag(run_id, "model_version", str(version.version))
     client.set_tag(run_id, "registry_alias", alias)
     return Registration(name=name, version=str(version.version), aliases=(alias,))
 
@@ -315,6 +324,43 @@ def load_artifact_table(client: MlflowClient, run_id: str, path: str) -> pd.Data
     with tempfile.TemporaryDirectory() as tmp:
         local = client.download_artifacts(run_id, path, tmp)
         return pd.read_parquet(local)
+
+
+RUN_COLUMNS = {
+    "training": ["auc", "pr_auc", "brier", "n_flagged", "roi_pct", "net_benefit", "empc"],
+    "scoring": ["n_scored", "n_flagged", "psi_max", "expected_roi_pct", "realized_roi_pct",
+                "realized_roi_pct_low", "realized_roi_pct_high", "realized_full_cost_roi_pct"],
+}  # fmt: skip
+
+
+def recent_runs(
+    client: MlflowClient, tracking: TrackingSettings, *, kind: str, last: int
+) -> list[dict[str, Any]]:
+    """The last runs of a kind, newest first, with the same columns for each."""
+    name = tracking.training_experiment if kind == "training" else tracking.scoring_experiment
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        return []
+    runs = client.search_runs(
+        [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=last
+    )
+    rows = []
+    for run in runs:
+        row: dict[str, Any] = {
+            "run_id": run.info.run_id,
+            "started": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
+            "status": run.info.status,
+            "model_version": run.data.tags.get("model_version", ""),
+            "dataset_digest": run.data.tags.get("dataset_digest", ""),
+        }
+        if kind == "scoring":
+            row["campaign_id"] = run.data.tags.get("campaign_id", "")
+        else:
+            row["promotion"] = run.data.tags.get("promotion.decision", "")
+        for metric in RUN_COLUMNS[kind]:
+            row[metric] = run.data.metrics.get(metric)
+        rows.append(row)
+    return rows
 
 
 def log_dict(client: MlflowClient, run_id: str, payload: dict[str, Any], path: str) -> None:

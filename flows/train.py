@@ -10,7 +10,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 import roi
-from churn.data import load_customers
+from churn.data import file_digest, load_customers
 from churn.evaluate import evaluate_predictions, expected_max_profit
 from churn.model import ChurnModel
 from churn.plots import evaluation_figures, threshold_figures
@@ -208,7 +208,10 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         settings.tracking,
         experiment=settings.tracking.training_experiment,
         run_type="training",
-        tags={"data.path": str(settings.data.training_path)},
+        tags={
+            "data.path": str(settings.data.training_path),
+            "dataset_digest": file_digest(settings.data.training_path),
+        },
     )
     try:
         split = split_data(customers, settings)

@@ -210,6 +210,17 @@ def test_train_score_then_bad_scoring_file_keeps_the_previous_campaign(
                     str(config), cwd=tmp_path, api_url=prefect_backend)  # fmt: skip
     assert_user_error(unknown, "No scoring run for campaign 'nope'", "c1")
 
+    # People compare runs and manage the registry from the terminal.
+    listed = churn("runs", "--kind", "scoring", "--json", "--config", str(config), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert (row["campaign_id"], row["model_version"]) == ("c1", "1")
+    assert row["realized_roi_pct"] == -100
+    nothing_before = churn("rollback", "--config", str(config), cwd=tmp_path)
+    assert_user_error(nothing_before, "replaced no earlier champion")
+    missing = churn("promote", "7", "--config", str(config), cwd=tmp_path)
+    assert_user_error(missing, "has no version 7")
+
 
 @pytest.mark.slow
 def test_serve_registers_both_deployments_with_their_schedules(

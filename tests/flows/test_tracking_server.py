@@ -1,0 +1,78 @@
+"""The flows unchanged against a real ``mlflow server`` process on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from churn.settings import TrackingSettings
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "server.log").read_text()
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not answer: " + (tmp_path / "server.log").read_text())
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_pipeline_against_a_tracking_server(
+    prefect_backend: str, mlflow_server: str, tmp_path: Path
+) -> None:
+    from flows.pipeline import pipeline_flow
+
+    local = make_settings(tmp_path / "run")
+    settings = local.model_copy(
+        update={"tracking": TrackingSettings(uri=mlflow_server, artifact_dir=tmp_path / "unused")}
+    )
+    result = pipeline_flow(settings, campaign_id="server-1")
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    train = client.get_run(result["training"]["mlflow_run_id"])
+    assert {"auc", "roi_pct"} <= set(train.data.metrics)
+    champion = client.get_model_version_by_alias("churn-model", "champion")
+    assert str(champion.version) == "1"
+    score = client.get_run(result["scoring"]["mlflow_run_id"])
+    assert "realized_roi_pct" in score.data.metrics
+    # Artifacts went through the server to its own store, not to a local folder.
+    assert train.info.artifact_uri.startswith("mlflow-artifacts:")
+    assert any((tmp_path / "server-artifacts").rglob("assignment.parquet"))
+    assert not (tmp_path / "unused").exists()
