@@ -47,7 +47,7 @@ class DataSettings(_Section):
     seed: int = 42
     as_of: date = date(2026, 6, 30)
     # The synthetic world's month 0; snapshots after it carry ``world_drift``.
-    start: date | None = None
+    start: date | None = date(2026, 6, 30)
     horizon_months: int = Field(3, ge=1, le=24)
     world_drift: WorldDriftSettings = WorldDriftSettings()
 
@@ -61,6 +61,9 @@ class DriftSettings(_Section):
 
     psi_threshold: float = Field(0.2, gt=0, description="PSI above which a feature drifted")
     retrain_on_drift: bool = True
+    # Decay: the champion's AUC on realized outcomes of customers not contacted.
+    auc_floor: float = Field(0.75, gt=0, lt=1)
+    retrain_on_decay: bool = True
 
 
 class ModelSettings(_Section):
@@ -121,7 +124,11 @@ class CostSettings(_Section):
     """What running the pipeline costs, for the full-cost ROI."""
 
     compute_price_per_hour: float = Field(0.20, ge=0, description="$ per hour of flow run time")
-    fixed_per_month: dict[str, float] = Field(default_factory=dict, description="$ a month")
+    fixed_per_month: dict[str, float] = Field(
+        default_factory=lambda: {"platform": 400.0, "maintenance": 800.0,
+                                 "development_amortised": 1500.0},
+        description="$ a month",
+    )  # fmt: skip
     upfront_development: float = Field(0.0, ge=0, description="one-off $ before month 1")
     campaigns_per_month: float = Field(1.0, gt=0)
 
@@ -150,7 +157,11 @@ class TrackingSettings(_Section):
 
 
 class Settings(_Section):
-    """All settings of one pipeline configuration."""
+    """All settings of one pipeline configuration.
+
+    The defaults are ``configs/default.yaml``'s values (a test holds them
+    equal), so a deployment parameter ``settings: {}`` means the default config.
+    """
 
     data: DataSettings = DataSettings()
     model: ModelSettings = ModelSettings()

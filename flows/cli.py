@@ -191,7 +191,7 @@ def data_outcomes(
     folder = campaign_dir(settings, campaign)
     window_end = pd.Timestamp.now() + pd.DateOffset(months=settings.measurement.window_months)
     written = simulate_campaign_outcomes(
-        folder / "assignment.parquet",
+        folder,
         settings.data.truth_path,
         out or folder / "outcomes.parquet",
         seed=seed,

@@ -19,11 +19,13 @@ from prefect.artifacts import create_markdown_artifact
 import roi
 from churn.data import load_outcomes
 from churn.errors import NotMeasurableError
+from churn.evaluate import evaluate_predictions
 from churn.holdout import CONTROL, TREATMENT
 from churn.outcomes import join_outcomes
 from churn.plots import uplift_figure
 from churn.settings import Settings
 from flows import tracking
+from flows.score import campaign_dir, trigger_retrain
 from flows.tasks import compute_task, io_task
 
 
@@ -35,7 +37,10 @@ def load_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
         client, run.info.run_id, "campaign/assignment.parquet"
     )
     training_seconds = tracking.run_compute_seconds(client, run.data.tags["model_run_id"])
+    scores_path = campaign_dir(settings, campaign_id) / "scores.parquet"
     return {
+        # Every scored customer's probability, for decay; kept locally, not in MLflow.
+        "scores": pd.read_parquet(scores_path) if scores_path.exists() else None,
         "run_id": run.info.run_id,
         "assignment": assignment,
         "scored_at": pd.Timestamp(run.info.start_time, unit="ms", tz="UTC"),
@@ -58,15 +63,21 @@ def measure_campaign(
     joined = join_outcomes(campaign["assignment"], outcomes, source=source)
     treated = joined.loc[joined["group"] == TREATMENT]
     control = joined.loc[joined["group"] == CONTROL]
-    campaign_id = str(joined["campaign_id"].iloc[0]) if len(joined) else "?"
+    decay = _decay(campaign, outcomes, settings)
+    not_measurable = None
     if control.empty:
-        raise NotMeasurableError(
-            f"Campaign '{campaign_id}' has no control group (control_share was "
-            f"{campaign['control_share']:g}), so its realized ROI is not measurable: there is "
-            "no counterfactual churn rate. Keep campaign.control_share above 0 (e.g. 0.1)."
+        share = campaign["control_share"]
+        not_measurable = (
+            "the campaign has no control group (control_share was 0), so there is no "
+            "counterfactual churn rate. Keep campaign.control_share above 0 (e.g. 0.1)."
+            if share == 0
+            else f"none of its {len(joined)} flagged customers fell in the {share:.0%} control "
+            "group, so there is no counterfactual churn rate."
         )
-    if treated.empty:
-        raise NotMeasurableError(f"Campaign '{campaign_id}' contacted nobody; nothing to measure.")
+    elif treated.empty:
+        not_measurable = "the campaign contacted nobody."
+    if not_measurable is not None:
+        return {"realized": None, "not_measurable": not_measurable, "figure": None, **decay}
     m, e = settings.measurement, settings.economics
     realized = roi.realized_roi(
         treated["churned"], control["churned"], clv=e.clv, cost_per_contact=e.cost_per_contact,
@@ -122,14 +133,43 @@ def measure_campaign(
     )
     if realized.roi_pct is not None and campaign["expected_roi_pct"] is not None:
         metrics["realized_minus_expected_roi_pct"] = realized.roi_pct - campaign["expected_roi_pct"]
+    metrics |= decay["metrics"]
+    warnings |= decay["warnings"]
     qini = roi.qini_curve(joined["churned"], joined["group"] == TREATMENT,
                           joined["churn_probability"])  # fmt: skip
     return {
         "realized": realized,
+        "not_measurable": None,
         "metrics": {k: v for k, v in metrics.items() if math.isfinite(v)},
         "warnings": warnings,
         "figure": uplift_figure(qini),
+        "decayed": decay["decayed"],
     }
+
+
+def _decay(campaign: dict[str, Any], outcomes: pd.DataFrame, settings: Settings) -> dict[str, Any]:
+    """The champion's AUC on realized outcomes of every customer not contacted."""
+    empty: dict[str, Any] = {"metrics": {}, "warnings": {}, "decayed": False}
+    if campaign["scores"] is None:
+        return empty
+    treated = campaign["assignment"].loc[campaign["assignment"]["group"] == TREATMENT]
+    untreated = campaign["scores"].merge(outcomes, on="customer_id")
+    untreated = untreated.loc[~untreated["customer_id"].isin(treated["customer_id"])]
+    if untreated["churned"].nunique() < 2 or len(untreated) < 50:
+        return empty
+    auc = evaluate_predictions(
+        untreated["churned"].to_numpy(), untreated["churn_probability"].to_numpy(),
+        threshold=settings.campaign.threshold,
+    )["auc"]  # fmt: skip
+    floor = settings.drift.auc_floor
+    warnings = {}
+    if auc < floor:
+        warnings["decay"] = (
+            f"model decay: the champion's AUC on {len(untreated):,} realized outcomes of "
+            f"customers not contacted is {auc:.3f}, below the floor {floor:g}"
+        )
+    metrics = {"realized_auc": auc, "realized_auc_customers": float(len(untreated))}
+    return {"metrics": metrics, "warnings": warnings, "decayed": auc < floor}
 
 
 @io_task
@@ -137,12 +177,15 @@ def log_realized(settings: Settings, campaign: dict[str, Any], measured: dict[st
     client = tracking.client_for(settings.tracking)
     run_id = campaign["run_id"]
     tracking.log_metrics(client, run_id, measured["metrics"])
-    client.log_figure(run_id, measured["figure"], "plots/uplift_qini.png")
-    client.set_tag(run_id, "realized.status", "measured")
+    if measured["figure"] is not None:
+        client.log_figure(run_id, measured["figure"], "plots/uplift_qini.png")
+    status = measured["not_measurable"]
+    client.set_tag(run_id, "realized.status", f"not measurable: {status}" if status else "measured")
     client.set_tag(run_id, "realized.measured_at", datetime.now().isoformat(timespec="seconds"))
     for name, text in measured["warnings"].items():
         client.set_tag(run_id, f"realized.warning.{name}", text)
-    tracking.log_metrics(client, run_id, payback_metrics(settings, client))
+    if not status:
+        tracking.log_metrics(client, run_id, payback_metrics(settings, client))
 
 
 def payback_metrics(settings: Settings, client: Any) -> dict[str, float]:
@@ -205,6 +248,16 @@ def realized_roi_flow(settings: Settings, campaign_id: str, outcomes_path: Path)
     campaign["compute_seconds"] += time.perf_counter() - started
     measured = measure_campaign(campaign, outcomes, outcomes_path, settings)
     log_realized(settings, campaign, measured)
+    retrain = None
+    if measured["decayed"] and settings.drift.retrain_on_decay:
+        retrain = trigger_retrain(
+            settings, campaign["run_id"], measured["warnings"]["decay"], tag="decay.retrain"
+        )
+    if measured["not_measurable"]:
+        raise NotMeasurableError(
+            f"Campaign '{campaign_id}': realized ROI is not measurable: "
+            f"{measured['not_measurable']}"
+        )
     create_markdown_artifact(
         _report(campaign_id, measured, campaign["expected_roi_pct"]),
         key="churn-realized-roi",
@@ -215,4 +268,5 @@ def realized_roi_flow(settings: Settings, campaign_id: str, outcomes_path: Path)
         "campaign_id": campaign_id,
         "metrics": measured["metrics"],
         "warnings": measured["warnings"],
+        "retrain": retrain,
     }

@@ -39,14 +39,21 @@ def generate_data(data: DataSettings) -> list[str]:
 
 
 def simulate_campaign_outcomes(
-    assignment_path: Path, truth_path: Path, out: Path, *, seed: int, observed_at: date
+    folder: Path, truth_path: Path, out: Path, *, seed: int, observed_at: date
 ) -> Path:
-    """Simulate a campaign's outcomes from the synthetic world's truth of its snapshot."""
+    """Simulate the outcomes of every customer a campaign scored, from the world's truth.
+
+    Treated customers get the campaign's true effect; the control group and the
+    customers below the threshold churn with their true probability.
+    """
     truth = read_table(truth_path)
     latest = truth.loc[truth["snapshot_date"] == truth["snapshot_date"].max()]
-    outcomes = simulate_outcomes(
-        read_table(assignment_path), latest, seed=seed, observed_at=observed_at
+    assignment = read_table(folder / "assignment.parquet")[["customer_id", "group"]]
+    everyone = read_table(folder / "scores.parquet")[["customer_id"]].merge(
+        assignment, on="customer_id", how="left"
     )
+    everyone["group"] = everyone["group"].fillna("not flagged")
+    outcomes = simulate_outcomes(everyone, latest, seed=seed, observed_at=observed_at)
     return write_table(outcomes, out)
 
 
@@ -55,7 +62,7 @@ def simulate_outcomes_task(settings: Settings, campaign_id: str) -> Path:
     folder = campaign_dir(settings, campaign_id)
     window_end = pd.Timestamp.now() + pd.DateOffset(months=settings.measurement.window_months)
     return simulate_campaign_outcomes(
-        folder / "assignment.parquet",
+        folder,
         settings.data.truth_path,
         folder / "outcomes.parquet",
         seed=settings.data.seed,

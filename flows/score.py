@@ -134,7 +134,9 @@ def drifted_features(result: ScoringResult, settings: Settings) -> list[str]:
 
 
 @io_task
-def trigger_retrain(settings: Settings, run_id: str, reason: str) -> str:
+def trigger_retrain(
+    settings: Settings, run_id: str, reason: str, tag: str = "drift.retrain"
+) -> str:
     """Retrain through the served deployment when a Prefect server has one, else in process."""
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
@@ -157,7 +159,7 @@ def trigger_retrain(settings: Settings, run_id: str, reason: str) -> str:
             f"in-process training run {trained['mlflow_run_id']}: model "
             f"v{trained['model_version']} is {trained['registry_alias']}"
         )
-    client.set_tag(run_id, "drift.retrain", f"{reason}; triggered {how}")
+    client.set_tag(run_id, tag, f"{reason}; triggered {how}")
     return how
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from churn.errors import NotMeasurableError
 from churn.settings import DataSettings, DriftSettings, Settings, WorldDriftSettings
 from tests.conftest import make_settings
 
@@ -36,9 +38,10 @@ def month(base: Settings, root: Path, *, as_of: date, customers: int, retrain: b
 def test_months_of_drift_retrain_promotion_and_rollback(
     prefect_backend: str, tmp_path: Path
 ) -> None:
-    from flows.pipeline import generate_data
+    from flows.measure import realized_roi_flow
+    from flows.pipeline import generate_data, simulate_outcomes_task
     from flows.score import score_flow
-    from flows.tracking import client_for, rollback
+    from flows.tracking import client_for, promote, rollback
     from flows.train import train_flow
 
     base = make_settings(tmp_path)
@@ -90,3 +93,23 @@ def test_months_of_drift_retrain_promotion_and_rollback(
     assert rollback(client, base.tracking, name="churn-model") == ("2", "1")
     assert champion() == "1"
     assert score_flow(quiet, campaign_id="2026-12c")["model_version"] == "1"
+
+    # Someone promotes the shuffled-label model by hand. Realized outcomes show its
+    # AUC collapsed on the customers not contacted: decay triggers a retrain, on the
+    # month's (restored) data, and the retrained model takes over.
+    promote(client, base.tracking, name="churn-model", version="3", reason="by mistake")
+    generate_data.fn(december.data)
+    scored = score_flow(quiet, campaign_id="2026-12d")
+    assert scored["model_version"] == "3"
+    outcomes = simulate_outcomes_task.fn(quiet, "2026-12d")
+    assert len(pd.read_parquet(outcomes)) == scored["n_scored"]  # everyone's outcome
+    # So few are flagged that the control group may be empty; decay is measured anyway.
+    with contextlib.suppress(NotMeasurableError):
+        realized_roi_flow(quiet, "2026-12d", outcomes)
+    measured = client.get_run(scored["mlflow_run_id"]).data
+    assert measured.metrics["realized_auc"] < 0.6
+    assert "model decay" in measured.tags["realized.warning.decay"]
+    tags = measured.tags
+    assert "below the floor 0.75" in tags["decay.retrain"]
+    assert "v4 is champion" in tags["decay.retrain"]
+    assert champion() == "4"
