@@ -61,6 +61,9 @@ class DriftSettings(_Section):
 
     psi_threshold: float = Field(0.2, gt=0, description="PSI above which a feature drifted")
     retrain_on_drift: bool = True
+    # auto: run the served `weekly-retrain` deployment when a Prefect server has it
+    # (a `churn serve` process picks it up), else train in this process.
+    retrain_via: Literal["auto", "deployment", "in_process"] = "auto"
     # Decay: the champion's AUC on realized outcomes of customers not contacted.
     auc_floor: float = Field(0.75, gt=0, lt=1)
     retrain_on_decay: bool = True

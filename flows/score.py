@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 
 import roi
 from churn.data import file_digest
+from churn.errors import NotReadyError
 from churn.predict import ScoringResult, score_file
 from churn.settings import Settings
 from flows import tracking
@@ -147,12 +148,22 @@ def trigger_retrain(
 
     client = tracking.client_for(settings.tracking)
     how = ""
-    if prefect_api_url() is not None:
+    via = settings.drift.retrain_via
+    if via != "in_process" and prefect_api_url() is not None:
         try:
             run: Any = run_deployment(f"churn-train/{TRAIN_DEPLOYMENT}", timeout=0)
             how = f"deployment churn-train/{TRAIN_DEPLOYMENT}, flow run {run.id}"
         except ObjectNotFound:
-            how = ""
+            if via == "deployment":
+                raise NotReadyError(
+                    f"drift.retrain_via is 'deployment' but the Prefect server has no "
+                    f"churn-train/{TRAIN_DEPLOYMENT}; run `churn serve` or `prefect deploy`."
+                ) from None
+    elif via == "deployment":
+        raise NotReadyError(
+            "drift.retrain_via is 'deployment' but no Prefect server is configured "
+            "(PREFECT_API_URL)."
+        )
     if not how:
         trained = train_flow(settings)
         how = (

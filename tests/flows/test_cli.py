@@ -262,3 +262,8 @@ def test_serve_registers_both_deployments_with_their_schedules(
     finally:
         server.terminate()
         server.wait(timeout=60)
+        # The test backend is shared by the session: leave no deployment behind.
+        with get_client(sync_client=True) as client:
+            for deployment in client.read_deployments():
+                if deployment.name in {"weekly-retrain", "daily-scoring"}:
+                    client.delete_deployment(deployment.id)

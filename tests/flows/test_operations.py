@@ -32,7 +32,8 @@ def month(base: Settings, root: Path, *, as_of: date, customers: int, retrain: b
         start=START,
         world_drift=WorldDriftSettings(usage_decline_per_month=0.08, ticket_growth_per_month=0.1),
     )
-    return base.model_copy(update={"data": data, "drift": DriftSettings(retrain_on_drift=retrain)})
+    drift = DriftSettings(retrain_on_drift=retrain, retrain_via="in_process")
+    return base.model_copy(update={"data": data, "drift": drift})
 
 
 def test_months_of_drift_retrain_promotion_and_rollback(
