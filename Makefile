@@ -9,7 +9,7 @@ PREFECT_PORT ?= 4200
 MLFLOW_PORT ?= 5000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast lint format ui serve retrain prefect-server mlflow-server clean
+.PHONY: help setup run test test-fast lint format ui serve retrain prefect-server mlflow-server bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -63,6 +63,10 @@ serve: setup ## Start a local Prefect server if none answers, then serve the sch
 mlflow-server: setup ## A standalone MLflow tracking server on http://127.0.0.1:$(MLFLOW_PORT)
 	$(BIN)/mlflow server --backend-store-uri sqlite:///mlflow.db \
 	  --artifacts-destination ./mlartifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+BENCH_SIZES ?= 100000 1000000
+bench: setup ## Flows against the raw LightGBM floor (bench/results/bench.md); BENCH_SIZES="..."
+	$(BIN)/python bench/bench.py --sizes $(BENCH_SIZES)
 
 clean: ## Remove local run state (MLflow store, data, outputs); keeps .venv
 	rm -rf mlflow.db mlartifacts mlruns data outputs .prefect-server.log

@@ -1,0 +1,27 @@
+"""The benchmark script runs end to end (on a tiny size; the numbers come from `make bench`)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_bench_produces_its_table(prefect_backend: str, tmp_path: Path) -> None:
+    env = {**os.environ, "PREFECT_API_URL": prefect_backend}
+    script = str(ROOT / "bench" / "bench.py")
+    out = subprocess.run(
+        [sys.executable, script, "--sizes", "3000", "--out", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    (row,) = json.loads((tmp_path / "bench.json").read_text())["rows"]
+    assert row["rows"] == 3000
+    assert row["score_flow_s"] > 0 and row["raw_predict_s"] > 0 and row["raw_fit_s"] > 0
+    assert row["score_ratio"] == pytest.approx(row["raw_predict_s"] / row["score_flow_s"])
+    assert "| 3,000 |" in (tmp_path / "bench.md").read_text()
