@@ -118,11 +118,8 @@ def retrain(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Train a model now: log it to MLflow with AUC and backtest ROI, and register it."""
     settings = _settings(config)
     _flows_ready()
-    from flows.pipeline import generate_data
     from flows.train import train_flow
 
-    if settings.data.source == "synthetic" and not settings.data.training_path.exists():
-        generate_data.fn(settings.data)
     _emit(train_flow(settings), as_json, "Trained")
 
 

@@ -9,33 +9,14 @@ from typing import Any
 import pandas as pd
 from prefect import flow
 
-from churn.data import read_table, write_table, write_world
+from churn.data import read_table, write_table
 from churn.outcomes import simulate_outcomes
-from churn.settings import DataSettings, Settings
-from churn.synthetic import Drift, generate_world
+from churn.settings import Settings
+from flows.data import generate_data
 from flows.measure import realized_roi_flow
 from flows.score import campaign_dir, score_flow
 from flows.tasks import compute_task
 from flows.train import train_flow
-
-
-@compute_task
-def generate_data(data: DataSettings) -> list[str]:
-    world = generate_world(
-        data.customers,
-        seed=data.seed,
-        as_of=data.as_of,
-        horizon_months=data.horizon_months,
-        start=data.start,
-        drift=Drift(**data.world_drift.model_dump()),
-    )
-    written = write_world(
-        world,
-        customers_path=data.training_path,
-        current_path=data.scoring_path,
-        truth_path=data.truth_path,
-    )
-    return [str(p) for p in written]
 
 
 def simulate_campaign_outcomes(

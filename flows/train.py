@@ -19,6 +19,7 @@ from churn.schema import LABEL_COLUMN
 from churn.settings import Settings
 from churn.train import Split, split_customers, train_model
 from flows import tracking
+from flows.data import generate_data
 from flows.tasks import compute_task, io_task
 
 
@@ -201,6 +202,9 @@ def _summary_markdown(result: dict[str, Any]) -> str:
 def train_flow(settings: Settings) -> dict[str, Any]:
     """Train, evaluate and register a churn model; log AUC and backtest ROI in one MLflow run."""
     started = time.perf_counter()
+    if settings.data.source == "synthetic" and not settings.data.training_path.exists():
+        # A scheduled run on the embedded default has no data until it makes some.
+        generate_data(settings.data)
     customers = load_training_data(settings)
     client = tracking.client_for(settings.tracking)
     run_id = tracking.start_run(
