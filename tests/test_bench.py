@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_bench_produces_its_table(prefect_backend: str, tmp_path: Path) -> None:
-    env = {**os.environ, "PREFECT_API_URL": prefect_backend}
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; earlier tests must not leak theirs.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PREFECT_API_URL"] = prefect_backend
     script = str(ROOT / "bench" / "bench.py")
     out = subprocess.run(
         [sys.executable, script, "--sizes", "3000", "--out", str(tmp_path)],
