@@ -179,22 +179,10 @@ def data_outcomes(
     config: ConfigOption = None,
 ) -> None:
     """Simulate a campaign's outcomes from the synthetic world's ground truth."""
-    import pandas as pd
-
-    from flows.pipeline import simulate_campaign_outcomes
-    from flows.score import campaign_dir
+    from flows.pipeline import simulate_campaign
 
     settings = _settings(config)
-    folder = campaign_dir(settings, campaign)
-    window_end = pd.Timestamp.now() + pd.DateOffset(months=settings.measurement.window_months)
-    written = simulate_campaign_outcomes(
-        folder,
-        settings.data.truth_path,
-        out or folder / "outcomes.parquet",
-        seed=seed,
-        observed_at=window_end.date(),
-    )
-    typer.echo(str(written))
+    typer.echo(str(simulate_campaign(settings, campaign, seed=seed, out=out)))
 
 
 @app.command("runs")

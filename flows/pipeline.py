@@ -40,13 +40,20 @@ def simulate_campaign_outcomes(
 
 @compute_task
 def simulate_outcomes_task(settings: Settings, campaign_id: str) -> Path:
+    return simulate_campaign(settings, campaign_id, seed=settings.data.seed)
+
+
+def simulate_campaign(
+    settings: Settings, campaign_id: str, *, seed: int, out: Path | None = None
+) -> Path:
+    """Simulate a campaign's outcomes as read at the end of the measurement window."""
     folder = campaign_dir(settings, campaign_id)
     window_end = pd.Timestamp.now() + pd.DateOffset(months=settings.measurement.window_months)
     return simulate_campaign_outcomes(
         folder,
         settings.data.truth_path,
-        folder / "outcomes.parquet",
-        seed=settings.data.seed,
+        out or folder / "outcomes.parquet",
+        seed=seed,
         observed_at=window_end.date(),
     )
 

@@ -145,6 +145,8 @@ def test_train_score_then_bad_scoring_file_keeps_the_previous_campaign(
         "customers.csv",
         "--current",
         "current.parquet",
+        "--truth",
+        "data/truth.parquet",
         cwd=tmp_path,
     )
     assert generated.returncode == 0, generated.stderr
@@ -168,6 +170,11 @@ def test_train_score_then_bad_scoring_file_keeps_the_previous_campaign(
     campaign = Path(summary["campaign_path"])
     before = campaign.read_bytes()
     assert summary["n_treated"] == len(pd.read_csv(campaign)) > 0
+    simulated = churn("data", "outcomes", "--campaign", "c1", "--config", str(config), cwd=tmp_path)
+    assert simulated.returncode == 0, simulated.stderr
+    drawn = pd.read_parquet(simulated.stdout.strip())
+    assert len(drawn) == summary["n_scored"] and set(drawn["churned"]) == {0, 1}
+    (campaign.parent / "outcomes.parquet").unlink()  # the listing below expects three files
 
     current = pd.read_parquet(tmp_path / "current.parquet")
     current.loc[2500, "customer_id"] = current.loc[10, "customer_id"]
