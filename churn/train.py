@@ -62,7 +62,11 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray, *, method: str) -> Calibrator
     if method == "isotonic":
         from sklearn.isotonic import IsotonicRegression
 
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        # Isotonic steps reach exactly 0 or 1 where a tail of the validation data is
+        # all one class; no finite sample proves certainty, so keep half a customer
+        # of doubt at each end.
+        doubt = 0.5 / len(y)
+        iso = IsotonicRegression(y_min=doubt, y_max=1.0 - doubt, out_of_bounds="clip")
         iso.fit(raw, y)
         return iso
     if method == "sigmoid":

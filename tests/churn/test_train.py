@@ -84,3 +84,11 @@ def test_unseen_plan_scores_instead_of_failing(fitted: tuple[ChurnModel, pd.Data
 def test_split_refuses_a_single_class(world: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="column 'churned' holds only \\[0\\]"):
         split_customers(world[world["churned"] == 0], test_size=0.2, validation_size=0.2, seed=0)
+
+
+def test_small_validation_sets_never_claim_certainty() -> None:
+    world = generate_world(1500, seed=2, as_of=date(2026, 6, 30)).customers
+    split = split_customers(world, test_size=0.2, validation_size=0.2, seed=2)
+    model = train_model(split.train, split.validation, params=ModelSettings())
+    p = model.predict_proba(world)
+    assert p.min() > 0.0 and p.max() < 1.0
