@@ -61,32 +61,38 @@ def _flows_ready() -> None:
 
 @data_app.command("generate")
 def data_generate(
-    customers: Annotated[int, typer.Option(min=1, help="How many customers.")] = 20_000,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same world).")] = 42,
-    out: Annotated[Path, typer.Option(help="Labelled history table (.parquet or .csv).")] = Path(
-        "data/customers.parquet"
-    ),
+    customers: Annotated[int | None, typer.Option(min=1, help="How many customers.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same world).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Labelled history table (.parquet or .csv).")
+    ] = None,
     current: Annotated[
         Path | None, typer.Option(help="Also write the current, unlabelled snapshot here.")
     ] = None,
     truth: Annotated[
         Path | None, typer.Option(help="Also write the ground truth (for tests and simulation).")
     ] = None,
-    as_of: Annotated[str, typer.Option(help="Date of the labelled snapshot.")] = "2026-06-30",
-    horizon_months: Annotated[int, typer.Option(min=1, help="Prediction horizon.")] = 3,
+    as_of: Annotated[str | None, typer.Option(help="Date of the labelled snapshot.")] = None,
+    horizon_months: Annotated[int | None, typer.Option(min=1, help="Prediction horizon.")] = None,
     start: Annotated[
-        str | None, typer.Option(help="The world's month 0 (default: --as-of); later drifts.")
+        str | None, typer.Option(help="The world's month 0; later --as-of dates drift.")
     ] = None,
-    usage_decline: Annotated[float, typer.Option(help="Usage lost per month.")] = 0.0,
-    ticket_growth: Annotated[float, typer.Option(help="Ticket rate growth per month.")] = 0.0,
-    sentiment_shift: Annotated[float, typer.Option(help="Sentiment shift per month.")] = 0.0,
+    usage_decline: Annotated[float | None, typer.Option(help="Usage lost per month.")] = None,
+    ticket_growth: Annotated[float | None, typer.Option(help="Ticket growth per month.")] = None,
+    sentiment_shift: Annotated[float | None, typer.Option(help="Sentiment shift a month.")] = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Generate the synthetic customer world (monthly snapshots with --start and --as-of)."""
+    """Generate the synthetic customer world; unset options come from the config's data."""
     from churn.data import write_world
     from churn.synthetic import Drift, generate_world
 
-    def parse(value: str, hint: str) -> date:
+    data = _settings(config).data
+    moves = data.world_drift
+
+    def parse(value: str | None, default: date | None, hint: str) -> date | None:
+        if value is None:
+            return default
         try:
             return date.fromisoformat(value)
         except ValueError:
@@ -94,19 +100,28 @@ def data_generate(
                 f"{value!r} is not a date like 2026-06-30", param_hint=hint
             ) from None
 
-    as_of_date = parse(as_of, "--as-of")
-    world = generate_world(
-        customers,
-        seed=seed,
-        as_of=as_of_date,
-        horizon_months=horizon_months,
-        start=parse(start, "--start") if start else None,
-        drift=Drift(usage_decline, ticket_growth, sentiment_shift),
+    n = customers or data.customers
+    try:
+        world = generate_world(
+            n,
+            seed=data.seed if seed is None else seed,
+            as_of=parse(as_of, data.as_of, "--as-of") or data.as_of,
+            horizon_months=horizon_months or data.horizon_months,
+            start=parse(start, data.start, "--start"),
+            drift=Drift(
+                moves.usage_decline_per_month if usage_decline is None else usage_decline,
+                moves.ticket_growth_per_month if ticket_growth is None else ticket_growth,
+                moves.sentiment_shift_per_month if sentiment_shift is None else sentiment_shift,
+            ),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    written = write_world(
+        world, customers_path=out or data.training_path, current_path=current, truth_path=truth
     )
-    written = write_world(world, customers_path=out, current_path=current, truth_path=truth)
     summary = {
         "written": [str(p) for p in written],
-        "customers": customers,
+        "customers": n,
         "churn_rate": float(world.customers["churned"].mean()),
     }
     _emit(summary, as_json, "Generated the synthetic world")
