@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from churn.drift import FeatureProfile
-from churn.features import FEATURES, build_features
+from churn.features import build_features
 
 
 class Calibrator(Protocol):
@@ -42,7 +42,6 @@ class ChurnModel:
     calibrator: Calibrator
     categories: dict[str, list[str]]
     best_iteration: int
-    feature_names: tuple[str, ...] = field(default=FEATURES)
     # Training-time feature distributions, for drift monitoring at scoring.
     profiles: list[FeatureProfile] = field(default_factory=list)
 

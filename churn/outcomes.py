@@ -54,16 +54,6 @@ def simulate_outcomes(
     )
 
 
-def true_campaign_effect(assignment: pd.DataFrame, truth: pd.DataFrame) -> float:
-    """Expected customers saved among the treated: Σ p × effect over treated customers."""
-    merged = assignment.merge(truth, on="customer_id", how="left", validate="one_to_one")
-    treated = merged["group"] == TREATMENT
-    return float(
-        (merged.loc[treated, "true_churn_probability"]
-         * merged.loc[treated, "true_treatment_effect"]).sum()
-    )  # fmt: skip
-
-
 def join_outcomes(
     assignment: pd.DataFrame, outcomes: pd.DataFrame, *, source: str | Path
 ) -> pd.DataFrame:

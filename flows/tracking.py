@@ -7,7 +7,6 @@ fluent ``log_metric`` would silently open a new run.
 
 from __future__ import annotations
 
-import json
 import platform
 import warnings
 from dataclasses import dataclass
@@ -361,8 +360,3 @@ def recent_runs(
             row[metric] = run.data.metrics.get(metric)
         rows.append(row)
     return rows
-
-
-def log_dict(client: MlflowClient, run_id: str, payload: dict[str, Any], path: str) -> None:
-    """Log a JSON document as an artifact."""
-    client.log_text(run_id, json.dumps(payload, indent=2, default=str), path)
