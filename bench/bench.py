@@ -82,7 +82,7 @@ def case(name: str, root: Path, n: int) -> dict[str, float]:
     import lightgbm as lgb
     import pandas as pd
 
-    from churn.features import build_features, category_levels
+    from churn.features import SYNTHETIC, build_features, category_levels
 
     if name == "raw_predict":
         import mlflow
@@ -100,7 +100,8 @@ def case(name: str, root: Path, n: int) -> dict[str, float]:
         return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
     if name == "raw_fit":
         customers = pd.read_parquet(settings.data.training_path)
-        features = build_features(customers, categories=category_levels(customers))
+        levels = category_levels(customers, SYNTHETIC)
+        features = build_features(customers, spec=SYNTHETIC, categories=levels)
         labels = customers["churned"].to_numpy()
         m = settings.model
         start = time.perf_counter()

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from churn.dataset import ID_COLUMN, DatasetSettings, source_columns
 from churn.errors import InputError
-from churn.schema import ID_COLUMN, check_columns, validate_customers, validate_outcomes
+from churn.schema import validate_customers, validate_outcomes
 from churn.synthetic import World
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -58,7 +59,19 @@ def _read_error(path: Path, exc: Exception) -> InputError:
     )
 
 
-def read_table(path: Path, *, columns: list[str] | None = None) -> pd.DataFrame:
+def _text_columns(dataset: DatasetSettings | None) -> dict[str, type]:
+    """Columns a CSV reader must keep as text: ids and categories ("007" is not 7)."""
+    if dataset is None:
+        return {ID_COLUMN: str}
+    names = [dataset.id.column, *dataset.id.aliases]
+    for name, category in dataset.categorical.items():
+        names += [name, *category.aliases]
+    return dict.fromkeys(names, str)
+
+
+def read_table(
+    path: Path, *, columns: list[str] | None = None, dataset: DatasetSettings | None = None
+) -> pd.DataFrame:
     """Read a whole parquet or CSV table, with errors that name the file."""
     path = Path(path)
     fmt = table_format(path)
@@ -66,7 +79,7 @@ def read_table(path: Path, *, columns: list[str] | None = None) -> pd.DataFrame:
     try:
         if fmt == "parquet":
             return pd.read_parquet(path, columns=columns)
-        return pd.read_csv(path, usecols=columns, dtype={ID_COLUMN: str})
+        return pd.read_csv(path, usecols=columns, dtype=_text_columns(dataset))
     except Exception as exc:  # pyarrow and the CSV parser raise many types for bad bytes
         raise _read_error(path, exc) from None
 
@@ -86,11 +99,15 @@ def table_columns(path: Path) -> list[str]:
         raise _read_error(path, exc) from None
 
 
-def load_customers(path: Path, *, labelled: bool) -> pd.DataFrame:
-    """Read and validate a whole customer table."""
+def load_customers(
+    path: Path, *, labelled: bool, dataset: DatasetSettings | None = None
+) -> pd.DataFrame:
+    """Read a whole customer table, prepare it by its declaration and validate it."""
     path = Path(path)
-    check_columns(table_columns(path), source=path, labelled=labelled)
-    return validate_customers(read_table(path), source=path, labelled=labelled)
+    dataset = DatasetSettings() if dataset is None else dataset
+    source_columns(table_columns(path), dataset, source=path, labelled=labelled)
+    frame = read_table(path, dataset=dataset)
+    return validate_customers(frame, source=path, labelled=labelled, dataset=dataset)
 
 
 def load_outcomes(path: Path) -> pd.DataFrame:
@@ -99,29 +116,36 @@ def load_outcomes(path: Path) -> pd.DataFrame:
     return validate_outcomes(read_table(path), source=path)
 
 
-def check_customer_ids(path: Path, *, labelled: bool = False) -> int:
+def check_customer_ids(
+    path: Path, *, labelled: bool = False, dataset: DatasetSettings | None = None
+) -> int | None:
     """Check columns, and (reading the id column alone) that ids are present and unique.
 
     Chunked validation cannot see duplicates that fall in different chunks, so
-    this runs first. Returns the number of rows.
+    this runs first. Returns the number of rows, or None when ids are generated
+    (row numbers are unique by construction).
     """
     path = Path(path)
-    check_columns(table_columns(path), source=path, labelled=labelled)
-    column = read_table(path, columns=[ID_COLUMN])[ID_COLUMN]
+    dataset = DatasetSettings() if dataset is None else dataset
+    mapping = source_columns(table_columns(path), dataset, source=path, labelled=labelled)
+    if ID_COLUMN not in mapping:
+        return None
+    name = mapping[ID_COLUMN]
+    column = read_table(path, columns=[name], dataset=dataset)[name]
     if column.empty:
         raise InputError(f"{path}: the table has no rows; expected one row per customer.")
     empty = column.isna() | (column.astype(str).str.strip() == "")
     if empty.any():
         rows = (column.index[empty][:3] + 1).tolist()
         raise InputError(
-            f"{path}: column '{ID_COLUMN}' has {int(empty.sum())} empty values "
+            f"{path}: column '{name}' has {int(empty.sum())} empty values "
             f"(e.g. rows {', '.join(map(str, rows))}); every customer needs an id."
         )
     duplicated = column.duplicated(keep=False)
     if duplicated.any():
         examples = column[duplicated].drop_duplicates().head(3).tolist()
         raise InputError(
-            f"{path}: column '{ID_COLUMN}' has duplicate ids "
+            f"{path}: column '{name}' has duplicate ids "
             f"({int(column.duplicated().sum())} repeated rows, e.g. {examples}); "
             "each customer must appear once."
         )
@@ -129,7 +153,11 @@ def check_customer_ids(path: Path, *, labelled: bool = False) -> int:
 
 
 def iter_customer_batches(
-    path: Path, *, chunk_size: int, labelled: bool = False
+    path: Path,
+    *,
+    chunk_size: int,
+    labelled: bool = False,
+    dataset: DatasetSettings | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Yield validated chunks of at most ``chunk_size`` rows, in file order.
 
@@ -148,10 +176,12 @@ def iter_customer_batches(
                 for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size)
             )
         else:
-            batches = pd.read_csv(path, chunksize=chunk_size, dtype={ID_COLUMN: str})
+            batches = pd.read_csv(path, chunksize=chunk_size, dtype=_text_columns(dataset))
         for frame in batches:
             frame.index = pd.RangeIndex(len(frame))
-            yield validate_customers(frame, source=path, labelled=labelled, row_offset=offset)
+            yield validate_customers(
+                frame, source=path, labelled=labelled, dataset=dataset, row_offset=offset
+            )
             offset += len(frame)
     except InputError:
         raise

@@ -16,7 +16,7 @@ def evaluate_predictions(
     undefined there), rather than reported as 0 or NaN.
 
     Returns:
-        ``auc``, ``pr_auc``, ``brier``, ``log_loss``, ``precision_at_threshold``,
+        ``auc``, ``pr_auc``, ``brier``, ``ece``, ``log_loss``, ``precision_at_threshold``,
         ``recall_at_threshold``, ``n_flagged``, ``flagged_share``, ``churn_rate``
         and ``n_customers``.
 
@@ -39,6 +39,7 @@ def evaluate_predictions(
         "auc": float(roc_auc_score(y_true, y_score)),
         "pr_auc": float(average_precision_score(y_true, y_score)),
         "brier": float(brier_score_loss(y_true, y_score)),
+        "ece": expected_calibration_error(y_true, y_score),
         "log_loss": float(log_loss(y_true, np.clip(y_score, 1e-15, 1 - 1e-15), labels=[0, 1])),
         "recall_at_threshold": float((flagged & (y_true == 1)).sum() / positives),
         "n_flagged": float(flagged.sum()),
@@ -49,6 +50,27 @@ def evaluate_predictions(
     if flagged.any():
         metrics["precision_at_threshold"] = float(y_true[flagged].mean())
     return metrics
+
+
+def expected_calibration_error(y_true: np.ndarray, y_score: np.ndarray, *, bins: int = 10) -> float:
+    """Expected calibration error: the count-weighted gap between predicted and observed
+    churn over ``bins`` equal-width probability bins.
+
+    Examples:
+        >>> y = np.array([0, 0, 0, 1, 1, 1, 1, 0])
+        >>> p = np.array([0.1, 0.1, 0.1, 0.1, 0.9, 0.9, 0.9, 0.9])
+        >>> expected_calibration_error(y, p)  # each bin is off by 0.15
+        0.15
+    """
+    y_true = np.asarray(y_true, dtype=float)
+    y_score = np.asarray(y_score, dtype=float)
+    index = np.minimum((y_score * bins).astype(int), bins - 1)
+    count = np.bincount(index, minlength=bins)
+    gap = np.abs(
+        np.bincount(index, weights=y_true, minlength=bins)
+        - np.bincount(index, weights=y_score, minlength=bins)
+    )
+    return round(float(gap.sum() / count.sum()), 12)
 
 
 def expected_max_profit(

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from churn.drift import FeatureProfile
-from churn.features import build_features
+from churn.features import FeatureSpec, build_features
 
 
 class Calibrator(Protocol):
@@ -40,6 +40,7 @@ class ChurnModel:
 
     booster: Any
     calibrator: Calibrator
+    spec: FeatureSpec
     categories: dict[str, list[str]]
     best_iteration: int
     # Training-time feature distributions, for drift monitoring at scoring.
@@ -47,7 +48,7 @@ class ChurnModel:
 
     def features(self, customers: pd.DataFrame) -> pd.DataFrame:
         """The feature matrix the booster sees."""
-        return build_features(customers, categories=self.categories)
+        return build_features(customers, spec=self.spec, categories=self.categories)
 
     def raw_score(self, features: pd.DataFrame) -> np.ndarray:
         """The booster's uncalibrated churn probability."""
@@ -59,6 +60,12 @@ class ChurnModel:
         if customers.empty:
             return np.empty(0)
         return self.predict_features(self.features(customers))
+
+    def feature_importance(self) -> pd.Series:
+        """Total gain of each feature's splits, by feature name."""
+        booster = self.booster.booster_
+        gain = booster.feature_importance(importance_type="gain")
+        return pd.Series(gain, index=booster.feature_name(), name="gain")
 
     def predict_features(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability from an already built feature matrix."""

@@ -20,9 +20,17 @@ def _figure() -> tuple[Figure, Axes]:
 
 
 def evaluation_figures(
-    y_true: np.ndarray, y_score: np.ndarray, *, threshold: float
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    *,
+    threshold: float,
+    baseline_score: np.ndarray | None = None,
 ) -> dict[str, Figure]:
-    """ROC, precision-recall, calibration and score-distribution plots, by file name."""
+    """ROC, precision-recall, calibration, score-distribution and confusion-matrix plots.
+
+    With ``baseline_score`` the baseline's curves are drawn beside the model's.
+    Returned by file name.
+    """
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import precision_recall_curve, roc_curve
 
@@ -31,6 +39,9 @@ def evaluation_figures(
     fig, ax = _figure()
     fpr, tpr, _ = roc_curve(y_true, y_score)
     ax.plot(fpr, tpr, label="model")
+    if baseline_score is not None:
+        b_fpr, b_tpr, _ = roc_curve(y_true, baseline_score)
+        ax.plot(b_fpr, b_tpr, label="logistic baseline", alpha=0.7)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve")
     ax.legend()
@@ -38,7 +49,10 @@ def evaluation_figures(
 
     fig, ax = _figure()
     precision, recall, _ = precision_recall_curve(y_true, y_score)
-    ax.plot(recall, precision)
+    ax.plot(recall, precision, label="model")
+    if baseline_score is not None:
+        b_precision, b_recall, _ = precision_recall_curve(y_true, baseline_score)
+        ax.plot(b_recall, b_precision, label="logistic baseline", alpha=0.7)
     ax.axhline(float(np.mean(y_true)), linestyle="--", color="grey", label="base rate")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall curve")
     ax.legend()
@@ -61,7 +75,34 @@ def evaluation_figures(
     ax.set(xlabel="churn probability", ylabel="density", title="Scores by outcome")
     ax.legend()
     figures["score_distribution.png"] = fig
+
+    fig, ax = _figure()
+    flagged = np.asarray(y_score) > threshold
+    actual = np.asarray(y_true).astype(bool)
+    counts = np.array(
+        [[(~actual & ~flagged).sum(), (~actual & flagged).sum()],
+         [(actual & ~flagged).sum(), (actual & flagged).sum()]]
+    )  # fmt: skip
+    ax.imshow(counts, cmap="Blues")
+    for (row, col), count in np.ndenumerate(counts):
+        ax.text(col, row, f"{count:,}", ha="center", va="center",
+                color="white" if count > counts.max() / 2 else "black")  # fmt: skip
+    ax.set_xticks([0, 1], ["not flagged", "flagged"])
+    ax.set_yticks([0, 1], ["stayed", "churned"])
+    ax.set(xlabel=f"churn probability > {threshold:g}", ylabel="outcome",
+           title="Confusion matrix at the threshold")  # fmt: skip
+    figures["confusion_matrix.png"] = fig
     return figures
+
+
+def importance_figure(importance: pd.Series) -> Figure:
+    """Horizontal bars of feature importance (total gain), largest on top."""
+    fig, ax = _figure()
+    ordered = importance.sort_values()
+    ax.barh(ordered.index.astype(str).tolist(), ordered.to_numpy())
+    ax.set(xlabel="total gain", title="Feature importance")
+    fig.tight_layout()
+    return fig
 
 
 def threshold_figures(

@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from churn.data import atomic_path, check_customer_ids, iter_customer_batches
+from churn.dataset import VALUE_COLUMN, DatasetSettings, customer_values
 from churn.drift import DriftMonitor
 from churn.holdout import CONTROL, assign_groups
 from churn.model import ChurnModel
 from churn.schema import ID_COLUMN
 
 CAMPAIGN_COLUMNS = ("customer_id", "churn_probability", "campaign_id", "scored_at", "model_version")
-ASSIGNMENT_COLUMNS = ("customer_id", "churn_probability", "group", "campaign_id")
+ASSIGNMENT_COLUMNS = ("customer_id", "churn_probability", VALUE_COLUMN, "group", "campaign_id")
 
 
 def score_customers(
@@ -68,6 +69,7 @@ class ScoringResult:
     n_flagged: int
     n_control: int
     treated_probabilities: np.ndarray
+    treated_values: np.ndarray
     scores_path: Path
     campaign_path: Path
     assignment_path: Path
@@ -92,6 +94,8 @@ def score_file(
     model_version: str,
     scored_at: datetime,
     control_share: float = 0.0,
+    dataset: DatasetSettings | None = None,
+    clv: float = 0.0,
 ) -> ScoringResult:
     """Score every customer of a table in chunks; write scores, assignment and campaign list.
 
@@ -107,6 +111,8 @@ def score_file(
         model_version: the registry version that scored.
         scored_at: the scoring time written into the list.
         control_share: share of flagged customers held out as the control group.
+        dataset: the table's declaration (the synthetic world's when None).
+        clv: each customer's value when the dataset declares no ``customer_value`` rule.
 
     Raises:
         InputError: the table is missing, unreadable or invalid; neither output is
@@ -115,7 +121,8 @@ def score_file(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    check_customer_ids(path)
+    dataset = DatasetSettings() if dataset is None else dataset
+    check_customer_ids(path, dataset=dataset)
     n_scored = 0
     monitor = DriftMonitor(model.profiles)
     with contextlib.ExitStack() as stack:
@@ -124,13 +131,16 @@ def score_file(
         campaign_tmp = stack.enter_context(atomic_path(campaign_path))
         writer: pq.ParquetWriter | None = None
         flagged_parts: list[pd.DataFrame] = []
-        for chunk in iter_customer_batches(path, chunk_size=chunk_size):
+        for chunk in iter_customer_batches(path, chunk_size=chunk_size, dataset=dataset):
             scores = score_customers(model, chunk, monitor=monitor)
             table = pa.Table.from_pandas(scores, preserve_index=False)
             if writer is None:
                 writer = stack.enter_context(pq.ParquetWriter(scores_tmp, table.schema))
             writer.write_table(table)
-            flagged_parts.append(flag_customers(scores, threshold=threshold))
+            above = (scores["churn_probability"] > threshold).to_numpy()
+            flagged = flag_customers(scores, threshold=threshold)
+            flagged[VALUE_COLUMN] = customer_values(chunk.loc[above], dataset, clv)
+            flagged_parts.append(flagged)
             n_scored += len(scores)
         if writer is not None:
             writer.close()
@@ -153,6 +163,7 @@ def score_file(
         n_flagged=len(assignment),
         n_control=int((assignment["group"] == CONTROL).sum()),
         treated_probabilities=treated["churn_probability"].to_numpy(),
+        treated_values=treated[VALUE_COLUMN].to_numpy(),
         scores_path=scores_path,
         campaign_path=campaign_path,
         assignment_path=assignment_path,

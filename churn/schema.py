@@ -7,21 +7,25 @@ rows fail and a few example rows (by row number and customer id).
 
 from __future__ import annotations
 
-import difflib
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
+from churn.dataset import (
+    ID_COLUMN,
+    LABEL_COLUMN,
+    DatasetSettings,
+    missing_columns_error,
+    prepare,
+)
 from churn.errors import InputError
-from churn.synthetic import PLANS
 
 if TYPE_CHECKING:
     from pandera.pandas import DataFrameSchema
 
-ID_COLUMN = "customer_id"
-LABEL_COLUMN = "churned"
 _EXAMPLES = 3
 
 
@@ -33,32 +37,59 @@ def _id_column():  # type: ignore[no-untyped-def]
     )
 
 
-@cache
-def customer_schema(*, labelled: bool) -> DataFrameSchema:
-    """The pandera schema of a customer table (``labelled`` adds the ``churned`` label)."""
+def _bound(value: float | None) -> float | int | None:
+    """A declared bound, whole numbers as integers (messages read ``>= 0``, not ``0.0``)."""
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
+@lru_cache(maxsize=32)
+def _customer_schema(declaration: str, labelled: bool) -> DataFrameSchema:
     import pandera.pandas as pa
 
-    columns = {
-        ID_COLUMN: _id_column(),
-        "snapshot_date": pa.Column(pa.DateTime, nullable=False, coerce=True),
-        "last_purchase_date": pa.Column(pa.DateTime, nullable=False, coerce=True),
-        "support_tickets_open": pa.Column(int, pa.Check.ge(0), coerce=True),
-        "usage_frequency": pa.Column(float, pa.Check.ge(0), coerce=True),
-        "sentiment_score": pa.Column(float, pa.Check.in_range(-1.0, 1.0), coerce=True),
-        "tenure_months": pa.Column(int, pa.Check.ge(0), coerce=True),
-        "plan": pa.Column(str, pa.Check.isin(list(PLANS)), coerce=True),
-        "monthly_revenue": pa.Column(float, pa.Check.ge(0), coerce=True),
-    }
+    dataset = DatasetSettings.model_validate_json(declaration)
+    columns = {ID_COLUMN: _id_column()}
+    for name, number in dataset.numeric.items():
+        checks = []
+        low, high = _bound(number.min), _bound(number.max)
+        if low is not None and high is not None:
+            checks.append(pa.Check.in_range(low, high))
+        elif low is not None:
+            checks.append(pa.Check.ge(low))
+        elif high is not None:
+            checks.append(pa.Check.le(high))
+        nullable = number.nullable or bool(number.missing)
+        if number.integer and not nullable:
+            columns[name] = pa.Column(int, checks, nullable=False, coerce=True)
+            continue
+        if number.integer:
+            checks.append(pa.Check(lambda s: s.isna() | (s == s.round()), name="whole number"))
+        columns[name] = pa.Column(float, checks, nullable=nullable, coerce=True)
+    for name, category in dataset.categorical.items():
+        checks = [] if category.levels is None else [pa.Check.isin(category.levels)]
+        columns[name] = pa.Column(str, checks, nullable=category.nullable, coerce=True)
+    checks = []
+    for name, date in dataset.dates.items():
+        columns[name] = pa.Column(pa.DateTime, nullable=False, coerce=True)
+        if date.not_after is not None:
+            checks.append(_not_after(name, date.not_after))
     if labelled:
         columns[LABEL_COLUMN] = pa.Column(int, pa.Check.isin([0, 1]), coerce=True)
-    checks = [
-        pa.Check(
-            lambda df: df["last_purchase_date"] <= df["snapshot_date"],
-            name="last_purchase_date is not after snapshot_date",
-            ignore_na=True,
-        )
-    ]
-    return pa.DataFrameSchema(columns, checks=checks, strict=False, name="customer table")
+    return pa.DataFrameSchema(
+        columns, checks=checks, strict=False, name=f"{dataset.name} customer table"
+    )
+
+
+def _not_after(column: str, limit: str):  # type: ignore[no-untyped-def]
+    import pandera.pandas as pa
+
+    return pa.Check(
+        lambda df: df[column] <= df[limit], name=f"{column} is not after {limit}", ignore_na=True
+    )
+
+
+def customer_schema(dataset: DatasetSettings, *, labelled: bool) -> DataFrameSchema:
+    """The pandera schema of a prepared customer table, derived from its declaration."""
+    return _customer_schema(dataset.model_dump_json(), labelled)
 
 
 @cache
@@ -75,38 +106,12 @@ def outcome_schema() -> DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False, name="outcomes table")
 
 
-def required_columns(*, labelled: bool) -> list[str]:
-    """The columns a customer table must have."""
-    return list(customer_schema(labelled=labelled).columns)
-
-
-def check_columns(columns: list[str], *, source: str | Path, labelled: bool) -> None:
-    """Raise an ``InputError`` naming required columns absent from ``columns``.
-
-    A missing column that closely resembles a present one is pointed out as a
-    likely misspelling.
-    """
-    _check_required(columns, required_columns(labelled=labelled), source=source)
-
-
-def _check_required(columns: list[str], required: list[str], *, source: str | Path) -> None:
-    found = [str(c) for c in columns]
-    missing = [c for c in required if c not in found]
-    if not missing:
-        return
-    parts = []
-    for column in missing:
-        close = difflib.get_close_matches(column, found, n=1, cutoff=0.75)
-        hint = f" (is '{close[0]}' a misspelling of it?)" if close else ""
-        parts.append(f"'{column}'{hint}")
-    raise InputError(
-        f"{source}: missing required column{'s' if len(missing) > 1 else ''} "
-        f"{', '.join(parts)}. The file has columns: {', '.join(found) or 'none'}."
-    )
-
-
 def _describe_failures(
-    source: str, frame: pd.DataFrame, failures: pd.DataFrame, row_offset: int
+    source: str,
+    frame: pd.DataFrame,
+    failures: pd.DataFrame,
+    row_offset: int,
+    names: dict[str, str] | None = None,
 ) -> str:
     # A value that cannot be coerced also fails the dtype and value checks; report it once.
     coerce_failed = set(
@@ -125,12 +130,15 @@ def _describe_failures(
             value = group.loc[
                 pd.to_numeric(group["index"], errors="coerce") == position, "failure_case"
             ].iloc[0]
+            if isinstance(value, np.generic):
+                value = value.item()
             shown = "empty" if pd.isna(value) else repr(value)
             who = f", customer_id {cid!r}" if column != ID_COLUMN and pd.notna(cid) else ""
             examples.append(f"row {row}{who}: {shown}")
         what = check.replace("coerce_dtype", "expected type").replace("not_nullable", "empty value")
         what = what.replace("field_uniqueness", "duplicate value")
-        where = f"column '{column}'" if isinstance(column, str) else "table"
+        shown_name = (names or {}).get(column, column) if isinstance(column, str) else column
+        where = f"column '{shown_name}'" if isinstance(column, str) else "table"
         count = len(index) if len(index) else len(group)
         lines.append(
             f"{where} fails {what} in {count} row{'s' if count != 1 else ''}"
@@ -140,14 +148,20 @@ def _describe_failures(
 
 
 def validate_customers(
-    frame: pd.DataFrame, *, source: str | Path, labelled: bool, row_offset: int = 0
+    frame: pd.DataFrame,
+    *,
+    source: str | Path,
+    labelled: bool,
+    dataset: DatasetSettings | None = None,
+    row_offset: int = 0,
 ) -> pd.DataFrame:
-    """Check a customer table against its schema; return it with declared dtypes.
+    """Prepare a raw customer table by its declaration and check it; return it typed.
 
     Args:
         frame: the table as read.
         source: the file it came from, named in errors.
-        labelled: whether the ``churned`` label is required.
+        labelled: whether the target is required.
+        dataset: the table's declaration (the synthetic world's when None).
         row_offset: row number of ``frame``'s first row within the file (for chunks).
 
     Raises:
@@ -159,14 +173,19 @@ def validate_customers(
         >>> validate_customers(bad, source="c.csv", labelled=False)
         Traceback (most recent call last):
         ...
-        churn.errors.InputError: c.csv: missing required columns 'snapshot_date', ...
+        churn.errors.InputError: c.csv: missing required columns ..., 'sentiment_score' (is ...
     """
     source = str(source)
+    dataset = DatasetSettings() if dataset is None else dataset
     if frame.empty:
         raise InputError(f"{source}: the table has no rows; expected one row per customer.")
-    check_columns(list(frame.columns), source=source, labelled=labelled)
+    prepared = prepare(frame, dataset, source=source, labelled=labelled, row_offset=row_offset)
     return _validate(
-        frame, customer_schema(labelled=labelled), source=source, row_offset=row_offset
+        prepared,
+        customer_schema(dataset, labelled=labelled),
+        source=source,
+        row_offset=row_offset,
+        names=prepared.attrs.pop("source_columns", None),
     )
 
 
@@ -179,12 +198,20 @@ def validate_outcomes(frame: pd.DataFrame, *, source: str | Path) -> pd.DataFram
     source = str(source)
     if frame.empty:
         raise InputError(f"{source}: the table has no rows; expected one row per customer.")
-    _check_required(list(frame.columns), [ID_COLUMN, LABEL_COLUMN], source=source)
+    found = [str(c) for c in frame.columns]
+    missing = [c for c in (ID_COLUMN, LABEL_COLUMN) if c not in found]
+    if missing:
+        raise missing_columns_error(source, missing, found)
     return _validate(frame, outcome_schema(), source=source, row_offset=0)
 
 
 def _validate(
-    frame: pd.DataFrame, schema: DataFrameSchema, *, source: str, row_offset: int
+    frame: pd.DataFrame,
+    schema: DataFrameSchema,
+    *,
+    source: str,
+    row_offset: int,
+    names: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     import pandera.errors
 
@@ -192,7 +219,7 @@ def _validate(
         validated: pd.DataFrame = schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         raise InputError(
-            _describe_failures(source, frame, exc.failure_cases, row_offset)
+            _describe_failures(source, frame, exc.failure_cases, row_offset, names)
             + " Nothing was written; fix the file and run again."
         ) from None
     return validated

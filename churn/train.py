@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from churn.drift import profile_features
-from churn.features import build_features, category_levels
+from churn.features import SYNTHETIC, FeatureSpec, build_features, category_levels
 from churn.model import Calibrator, ChurnModel, SigmoidCalibrator
 from churn.schema import LABEL_COLUMN
 from churn.settings import ModelSettings
@@ -80,7 +80,11 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray, *, method: str) -> Calibrator
 
 
 def train_model(
-    train: pd.DataFrame, validation: pd.DataFrame, *, params: ModelSettings
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    *,
+    params: ModelSettings,
+    spec: FeatureSpec = SYNTHETIC,
 ) -> ChurnModel:
     """Fit LightGBM on ``train`` (early stopping on ``validation``), then calibrate on it.
 
@@ -88,12 +92,13 @@ def train_model(
         train: labelled customers to fit the trees on.
         validation: labelled customers for early stopping and calibration.
         params: the model settings.
+        spec: which columns are features (the synthetic world's by default).
     """
     import lightgbm as lgb
 
-    categories = category_levels(train)
-    x_train = build_features(train, categories=categories)
-    x_valid = build_features(validation, categories=categories)
+    categories = category_levels(train, spec)
+    x_train = build_features(train, spec=spec, categories=categories)
+    x_valid = build_features(validation, spec=spec, categories=categories)
     y_train = train[LABEL_COLUMN].to_numpy()
     y_valid = validation[LABEL_COLUMN].to_numpy()
     booster = lgb.LGBMClassifier(
@@ -101,9 +106,10 @@ def train_model(
         learning_rate=params.learning_rate,
         num_leaves=params.num_leaves,
         min_child_samples=params.min_child_samples,
-        subsample=0.8,
+        subsample=params.subsample,
         subsample_freq=1,
-        colsample_bytree=0.8,
+        colsample_bytree=params.colsample_bytree,
+        reg_lambda=params.reg_lambda,
         monotone_constraints=[params.monotone_constraints.get(f, 0) for f in x_train.columns],
         random_state=params.seed,
         n_jobs=2,
@@ -122,7 +128,51 @@ def train_model(
     return ChurnModel(
         booster=booster,
         calibrator=calibrator,
+        spec=spec,
         categories=categories,
         best_iteration=int(booster.best_iteration_ or params.n_estimators),
         profiles=profile_features(x_train),
     )
+
+
+def cross_validate(
+    customers: pd.DataFrame, *, params: ModelSettings, spec: FeatureSpec, folds: int
+) -> dict[str, float]:
+    """Seeded stratified k-fold estimates of the model's and the baseline's quality.
+
+    Each fold trains exactly as ``train_model`` does — trees on part of the other
+    folds, early stopping and calibration on the rest — and scores the held-out
+    fold, so the estimate covers the whole recipe, calibration included.
+
+    Returns:
+        ``cv_auc``, ``cv_auc_std``, ``cv_pr_auc``, ``cv_brier``, ``cv_ece`` and
+        ``baseline_cv_auc``, ``baseline_cv_ece``: means over the folds.
+    """
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    from churn.baseline import fit_baseline
+    from churn.evaluate import evaluate_predictions
+
+    labels = customers[LABEL_COLUMN].to_numpy()
+    share = params.validation_size / (1 - params.test_size)
+    scores: dict[str, list[float]] = {}
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=params.seed)
+    for fit_index, held_index in splitter.split(customers, labels):
+        rest, held = customers.iloc[fit_index], customers.iloc[held_index]
+        train, validation = train_test_split(
+            rest, test_size=share, stratify=rest[LABEL_COLUMN], random_state=params.seed
+        )
+        model = train_model(train, validation, params=params, spec=spec)
+        y_held = held[LABEL_COLUMN].to_numpy()
+        m = evaluate_predictions(y_held, model.predict_proba(held), threshold=0.5)
+        baseline = fit_baseline(rest, spec=spec, seed=params.seed)
+        b = evaluate_predictions(y_held, baseline.predict_proba(held), threshold=0.5)
+        fold = {
+            "cv_auc": m["auc"], "cv_pr_auc": m["pr_auc"], "cv_brier": m["brier"],
+            "cv_ece": m["ece"], "baseline_cv_auc": b["auc"], "baseline_cv_ece": b["ece"],
+        }  # fmt: skip
+        for key, value in fold.items():
+            scores.setdefault(key, []).append(value)
+    result = {key: float(np.mean(values)) for key, values in scores.items()}
+    result["cv_auc_std"] = float(np.std(scores["cv_auc"], ddof=1))
+    return result

@@ -18,6 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 
 import roi
 from churn.data import load_outcomes
+from churn.dataset import VALUE_COLUMN
 from churn.errors import NotMeasurableError
 from churn.evaluate import evaluate_predictions
 from churn.holdout import CONTROL, TREATMENT
@@ -79,8 +80,11 @@ def measure_campaign(
     if not_measurable is not None:
         return {"realized": None, "not_measurable": not_measurable, "figure": None, **decay}
     m, e = settings.measurement, settings.economics
+    # Each customer's value as scored (older campaigns carry none: the configured CLV).
+    values = joined[VALUE_COLUMN] if VALUE_COLUMN in joined else pd.Series(e.clv, joined.index)
     realized = roi.realized_roi(
-        treated["churned"], control["churned"], clv=e.clv, cost_per_contact=e.cost_per_contact,
+        treated["churned"], control["churned"], clv=values[treated.index],
+        control_clv=values[control.index], cost_per_contact=e.cost_per_contact,
         confidence=m.confidence, method=m.method,
     )  # fmt: skip
     warnings: dict[str, str] = {}

@@ -12,7 +12,7 @@ from prefect import flow
 from churn.data import read_table, write_table
 from churn.outcomes import simulate_outcomes
 from churn.settings import Settings
-from flows.data import generate_data
+from flows.data import provide_data
 from flows.measure import realized_roi_flow
 from flows.score import campaign_dir, score_flow
 from flows.tasks import compute_task
@@ -63,7 +63,7 @@ def pipeline_flow(settings: Settings, campaign_id: str | None = None) -> dict[st
     """Train a model, score every customer with the champion, and on synthetic data
     close the loop: simulate the campaign's outcomes and measure its realized ROI."""
     synthetic = settings.data.source == "synthetic"
-    generated = generate_data(settings.data) if synthetic else []
+    generated = provide_data(settings)
     training = train_flow(settings)
     scoring = score_flow(settings, campaign_id=campaign_id)
     result: dict[str, Any] = {"generated": generated, "training": training, "scoring": scoring}

@@ -49,6 +49,8 @@ def score_customers_file(
         model_version=champion.version,
         scored_at=scored_at,
         control_share=settings.campaign.control_share,
+        dataset=settings.dataset,
+        clv=settings.economics.clv,
     )
 
 
@@ -58,7 +60,7 @@ def compute_expected_roi(result: ScoringResult, settings: Settings) -> roi.Campa
     return roi.expected_roi(
         result.treated_probabilities,
         save_rate=e.save_rate,
-        clv=e.clv,
+        clv=result.treated_values,
         cost_per_contact=e.cost_per_contact,
     )
 

@@ -3,29 +3,42 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 import roi
-from churn.data import file_digest, load_customers
+from churn.baseline import fit_baseline
+from churn.card import model_card
+from churn.data import file_digest, load_customers, table_columns
+from churn.dataset import LABEL_COLUMN, customer_values, undeclared_columns
 from churn.evaluate import evaluate_predictions, expected_max_profit
+from churn.features import FeatureSpec
 from churn.model import ChurnModel
-from churn.plots import evaluation_figures, threshold_figures
+from churn.plots import evaluation_figures, importance_figure, threshold_figures
 from churn.promotion import PromotionDecision, decide_promotion
-from churn.schema import LABEL_COLUMN
 from churn.settings import Settings
-from churn.train import Split, split_customers, train_model
+from churn.train import Split, cross_validate, split_customers, train_model
 from flows import tracking
-from flows.data import generate_data
+from flows.data import provide_data
 from flows.tasks import compute_task, io_task
 
 
 @io_task
 def load_training_data(settings: Settings) -> pd.DataFrame:
-    return load_customers(settings.data.training_path, labelled=True)
+    path = settings.data.training_path
+    customers = load_customers(path, labelled=True, dataset=settings.dataset)
+    ignored = undeclared_columns(table_columns(path), settings.dataset)
+    if ignored:
+        get_run_logger().warning(
+            "%s: columns %s are not declared in dataset '%s' and are ignored "
+            "(list them under dataset.drop to silence this).",
+            path, ", ".join(ignored), settings.dataset.name,
+        )  # fmt: skip
+    return customers
 
 
 @compute_task
@@ -38,7 +51,18 @@ def split_data(customers: pd.DataFrame, settings: Settings) -> Split:
 
 @compute_task
 def fit_model(split: Split, settings: Settings) -> ChurnModel:
-    return train_model(split.train, split.validation, params=settings.model)
+    spec = FeatureSpec.from_dataset(settings.dataset)
+    return train_model(split.train, split.validation, params=settings.model, spec=spec)
+
+
+@compute_task
+def cross_validation(customers: pd.DataFrame, settings: Settings) -> dict[str, float]:
+    """k-fold AUC, ECE and the baseline's, over every labelled customer (0 folds: none)."""
+    folds = settings.model.cv_folds
+    if folds == 0:
+        return {}
+    spec = FeatureSpec.from_dataset(settings.dataset)
+    return cross_validate(customers, params=settings.model, spec=spec, folds=folds)
 
 
 @compute_task
@@ -47,15 +71,33 @@ def evaluate_model(model: ChurnModel, split: Split, settings: Settings) -> dict[
     y_true = split.test[LABEL_COLUMN].to_numpy()
     threshold = settings.campaign.threshold
     e = settings.economics
+    values = customer_values(split.test, settings.dataset, e.clv)
     metrics = evaluate_predictions(y_true, y_score, threshold=threshold)
     metrics |= expected_max_profit(
-        y_true, y_score, clv=e.clv, cost_per_contact=e.cost_per_contact, save_rate=e.save_rate
+        y_true, y_score, clv=float(values.mean()), cost_per_contact=e.cost_per_contact,
+        save_rate=e.save_rate,
+    )  # fmt: skip
+    baseline = fit_baseline(
+        pd.concat([split.train, split.validation]), spec=model.spec, seed=settings.model.seed
     )
+    baseline_score = baseline.predict_proba(split.test)
+    metrics |= {
+        f"baseline_{k}": v
+        for k, v in evaluate_predictions(y_true, baseline_score, threshold=threshold).items()
+        if k in ("auc", "pr_auc", "brier", "ece", "log_loss")
+    }
+    figures = evaluation_figures(
+        y_true, y_score, threshold=threshold, baseline_score=baseline_score
+    )
+    importance = model.feature_importance()
+    figures["feature_importance.png"] = importance_figure(importance)
     return {
         "metrics": metrics,
-        "figures": evaluation_figures(y_true, y_score, threshold=threshold),
+        "figures": figures,
+        "importance": importance,
         "y_score": y_score,
         "y_true": y_true,
+        "values": values,
     }
 
 
@@ -63,7 +105,11 @@ def evaluate_model(model: ChurnModel, split: Split, settings: Settings) -> dict[
 def compute_backtest_roi(evaluation: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Backtest ROI at the configured threshold, and what every other threshold earns."""
     e = settings.economics
-    economics = {"save_rate": e.save_rate, "clv": e.clv, "cost_per_contact": e.cost_per_contact}
+    economics = {
+        "save_rate": e.save_rate,
+        "clv": evaluation["values"],
+        "cost_per_contact": e.cost_per_contact,
+    }
     y_true, y_score = evaluation["y_true"], evaluation["y_score"]
     threshold = settings.campaign.threshold
     backtest = roi.backtest_roi(y_true, y_score > threshold, **economics)
@@ -105,6 +151,8 @@ def log_training(
     tracking.log_params(client, run_id, _params(settings, split, model))
     tracking.log_metrics(client, run_id, evaluation["metrics"])
     tracking.log_figures(client, run_id, evaluation["figures"])
+    importance = evaluation["importance"].sort_values(ascending=False)
+    client.log_dict(run_id, {k: float(v) for k, v in importance.items()}, "feature_importance.json")
     example = split.test.drop(columns=[LABEL_COLUMN])
     return tracking.log_model(run_id, model, example)
 
@@ -116,6 +164,44 @@ def log_roi(run_id: str, settings: Settings, backtest_roi: dict[str, Any]) -> No
     tracking.log_figures(client, run_id, backtest_roi["figures"])
     if backtest_roi["backtest"].roi_pct is None:
         client.set_tag(run_id, "roi_pct", "not measurable: no test customer above the threshold")
+
+
+@io_task
+def log_model_card(
+    run_id: str,
+    settings: Settings,
+    customers: pd.DataFrame,
+    split: Split,
+    model: ChurnModel,
+    evaluation: dict[str, Any],
+    backtest_roi: dict[str, Any],
+    registration: tracking.Registration,
+    alias: str,
+) -> None:
+    e, rule = settings.economics, settings.dataset.customer_value
+    value = (
+        f"${e.clv:,.0f} each" if rule is None
+        else f"{rule.revenue_column} × {rule.lifetime_months:g} months"
+    )  # fmt: skip
+    card = model_card(
+        dataset=settings.dataset.name,
+        data_path=str(settings.data.training_path),
+        digest=file_digest(settings.data.training_path),
+        sizes={"train": len(split.train), "validation": len(split.validation),
+               "test": len(split.test)},
+        churn_rate=float(customers[LABEL_COLUMN].mean()),
+        features=list(model.spec.names),
+        metrics=evaluation["metrics"] | {"cv_folds": settings.model.cv_folds},
+        economics={"threshold": settings.campaign.threshold, "value": value,
+                   "cost_per_contact": e.cost_per_contact, "save_rate": e.save_rate},
+        roi_metrics=backtest_roi["metrics"] | {"roi_pct": backtest_roi["backtest"].roi_pct},
+        model={"name": registration.name, "version": registration.version, "alias": alias,
+               "best_iteration": model.best_iteration,
+               "calibration": settings.model.calibration},
+        trained_at=datetime.now(UTC),
+    )  # fmt: skip
+    client = tracking.client_for(settings.tracking)
+    client.log_text(run_id, card, "model_card.md")
 
 
 @io_task
@@ -147,7 +233,7 @@ def challenge_champion(
     champion_auc = evaluate_predictions(y_true, champion_scores, threshold=threshold)["auc"]
     champion_backtest = roi.backtest_roi(
         y_true, champion_scores > threshold,
-        save_rate=e.save_rate, clv=e.clv, cost_per_contact=e.cost_per_contact,
+        save_rate=e.save_rate, clv=evaluation["values"], cost_per_contact=e.cost_per_contact,
     )  # fmt: skip
     p = settings.promotion
     decision = decide_promotion(
@@ -202,9 +288,8 @@ def _summary_markdown(result: dict[str, Any]) -> str:
 def train_flow(settings: Settings) -> dict[str, Any]:
     """Train, evaluate and register a churn model; log AUC and backtest ROI in one MLflow run."""
     started = time.perf_counter()
-    if settings.data.source == "synthetic" and not settings.data.training_path.exists():
-        # A scheduled run on the embedded default has no data until it makes some.
-        generate_data(settings.data)
+    # A scheduled run on the embedded default has no data until it makes some.
+    provide_data(settings, only_if_missing=True)
     customers = load_training_data(settings)
     client = tracking.client_for(settings.tracking)
     run_id = tracking.start_run(
@@ -221,6 +306,7 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         split = split_data(customers, settings)
         model = fit_model(split, settings)
         evaluation = evaluate_model(model, split, settings)
+        evaluation["metrics"] |= cross_validation(customers, settings)
         model_uri = log_training(run_id, settings, split, model, evaluation)
         backtest_roi = compute_backtest_roi(evaluation, settings)
         log_roi(run_id, settings, backtest_roi)
@@ -228,6 +314,9 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         decision = challenge_champion(
             run_id, registration, split, evaluation, backtest_roi, settings
         )
+        alias = tracking.CHAMPION if decision is None or decision.promote else tracking.CHALLENGER
+        log_model_card(run_id, settings, customers, split, model, evaluation, backtest_roi,
+                       registration, alias)  # fmt: skip
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
@@ -240,9 +329,7 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         "model_uri": model_uri,
         "registered_model": registration.name,
         "model_version": registration.version,
-        "registry_alias": (
-            tracking.CHAMPION if decision is None or decision.promote else tracking.CHALLENGER
-        ),
+        "registry_alias": alias,
         "promotion_reason": None if decision is None else decision.reason,
         "metrics": evaluation["metrics"],
         "roi": backtest_roi["metrics"] | {"roi_pct": backtest.roi_pct},

@@ -146,7 +146,7 @@ def backtest_roi(
     flagged: ArrayLike,
     *,
     save_rate: float,
-    clv: float,
+    clv: float | ArrayLike,
     cost_per_contact: float,
 ) -> CampaignROI:
     """ROI the campaign would have made on labelled held-out customers.
@@ -157,6 +157,7 @@ def backtest_roi(
     Args:
         y_true: 1 for customers who churned, 0 for those who stayed.
         flagged: True for customers the model would have targeted.
+        clv: dollars per saved customer: one number, or one per customer.
 
     Examples:
         1,000 flagged of whom 400 churned, with the reference economics:
@@ -172,9 +173,10 @@ def backtest_roi(
     mask = np.asarray(flagged, dtype=bool)
     if y.shape != mask.shape:
         raise ValueError(f"y_true has shape {y.shape} but flagged has shape {mask.shape}")
-    churners = int(y[mask].sum())
-    saved = churners * save_rate
-    return _from_saved(int(mask.sum()), saved, saved * clv, cost_per_contact)
+    values = np.broadcast_to(np.asarray(clv, dtype=float), y.shape)
+    saved = int(y[mask].sum()) * save_rate
+    revenue = float((y[mask] * values[mask]).sum() * save_rate)
+    return _from_saved(int(mask.sum()), saved, revenue, cost_per_contact)
 
 
 def break_even_probability(*, save_rate: float, clv: float, cost_per_contact: float) -> float:

@@ -20,7 +20,7 @@ def profit_curve(
     churn_probability: ArrayLike,
     *,
     save_rate: float,
-    clv: float,
+    clv: float | ArrayLike,
     cost_per_contact: float,
     y_true: ArrayLike | None = None,
     thresholds: ArrayLike | None = None,
@@ -34,7 +34,7 @@ def profit_curve(
     Args:
         churn_probability: one score per customer.
         save_rate: share of would-be churners the campaign keeps.
-        clv: dollars per saved customer.
+        clv: dollars per saved customer: one number, or one per customer.
         cost_per_contact: dollars per targeted customer.
         y_true: observed churn (optional).
         thresholds: where to evaluate (default 0.00, 0.01, ..., 0.99).
@@ -55,12 +55,14 @@ def profit_curve(
     order = np.argsort(-p, kind="stable")
     sorted_p = p[order]
     gain = sorted_p if y_true is None else np.asarray(y_true, dtype=float)[order]
+    values = np.broadcast_to(np.asarray(clv, dtype=float), p.shape)[order]
     cumulative = np.concatenate([[0.0], np.cumsum(gain)])
+    cumulative_value = np.concatenate([[0.0], np.cumsum(gain * values)])
     # Customers strictly above t are the first n of the descending order.
     n = np.searchsorted(-sorted_p, -t, side="left")
     saved = cumulative[n] * save_rate
     cost = n * cost_per_contact
-    net = saved * clv - cost
+    net = cumulative_value[n] * save_rate - cost
     with np.errstate(divide="ignore", invalid="ignore"):
         roi = np.where(cost > 0, net / np.where(cost > 0, cost, 1) * 100.0, np.nan)
     return pd.DataFrame(
@@ -90,14 +92,15 @@ def compare_thresholds(
     *,
     threshold: float,
     save_rate: float,
-    clv: float,
+    clv: float | ArrayLike,
     cost_per_contact: float,
     y_true: ArrayLike | None = None,
 ) -> ThresholdComparison:
     """Net benefit at the configured threshold and at the profit-maximising one.
 
     Every distinct score is a candidate threshold, so the best one is exact,
-    not a grid point.
+    not a grid point. With a CLV per customer, the break-even probability is
+    that of a customer of average value.
 
     Examples:
         >>> c = compare_thresholds([0.9, 0.5, 0.1], threshold=0.7, save_rate=0.5,
@@ -121,7 +124,9 @@ def compare_thresholds(
         best_threshold=float(best["threshold"]),
         best_net_benefit=float(best["net_benefit"]),
         break_even_probability=break_even_probability(
-            save_rate=save_rate, clv=clv, cost_per_contact=cost_per_contact
+            save_rate=save_rate,
+            clv=float(np.mean(np.asarray(clv, dtype=float))),
+            cost_per_contact=cost_per_contact,
         ),
     )
 

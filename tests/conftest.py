@@ -12,6 +12,7 @@ import pytest
 from churn.settings import (
     CampaignSettings,
     DataSettings,
+    ModelSettings,
     Settings,
     TrackingSettings,
 )
@@ -20,10 +21,11 @@ SMALL_WORLD = 4000
 
 
 def make_settings(
-    root: Path, *, customers: int = SMALL_WORLD, source: str = "synthetic"
+    root: Path, *, customers: int = SMALL_WORLD, source: str = "synthetic", cv_folds: int = 0
 ) -> Settings:
-    """Settings whose every path lies under ``root``."""
+    """Settings whose every path lies under ``root`` (no cross-validation unless asked)."""
     return Settings(
+        model=ModelSettings(cv_folds=cv_folds),
         data=DataSettings(
             source=source,  # type: ignore[arg-type]
             training_path=root / "data" / "customers.parquet",

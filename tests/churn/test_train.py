@@ -67,6 +67,38 @@ def test_more_open_tickets_never_lower_risk(fitted: tuple[ChurnModel, pd.DataFra
     assert model.predict_proba(sample.assign(support_tickets_open=6)).mean() > base.mean()
 
 
+@pytest.mark.parametrize(
+    ("change", "direction"),
+    [
+        # Directions the synthetic world's truth fixes (see churn/synthetic.py).
+        (lambda c: c.assign(sentiment_score=(c["sentiment_score"] + 0.5).clip(-1, 1)), -1),
+        (lambda c: c.assign(usage_frequency=c["usage_frequency"] * 3), -1),
+        (lambda c: c.assign(last_purchase_date=c["last_purchase_date"] - pd.Timedelta(days=60)), 1),
+        (lambda c: c.assign(plan="premium"), -1),
+    ],
+)
+def test_risk_moves_the_way_the_truth_says(
+    fitted: tuple[ChurnModel, pd.DataFrame], change, direction: int
+) -> None:  # type: ignore[no-untyped-def]
+    model, test = fitted
+    sample = test.head(2000)
+    before, after = model.predict_proba(sample), model.predict_proba(change(sample))
+    truth_shift = (
+        true_churn_probability(change(sample)).mean() - true_churn_probability(sample).mean()
+    )
+    assert np.sign(truth_shift) == direction  # the premise of the test
+    assert np.sign(after.mean() - before.mean()) == direction
+    # Most customers move the same way (trees are flat in places, so not all).
+    assert (np.sign(after - before) == -direction).mean() < 0.1
+
+
+def test_the_customer_id_does_not_change_the_score(fitted: tuple[ChurnModel, pd.DataFrame]) -> None:
+    model, test = fitted
+    sample = test.head(500)
+    renamed = sample.assign(customer_id=[f"X{i}" for i in range(len(sample))])
+    np.testing.assert_array_equal(model.predict_proba(sample), model.predict_proba(renamed))
+
+
 def test_training_is_reproducible(world: pd.DataFrame) -> None:
     small = world.head(3000)
     split = split_customers(small, test_size=0.2, validation_size=0.2, seed=3)

@@ -39,8 +39,9 @@ def month(base: Settings, root: Path, *, as_of: date, customers: int, retrain: b
 def test_months_of_drift_retrain_promotion_and_rollback(
     prefect_backend: str, tmp_path: Path
 ) -> None:
+    from flows.data import generate_data
     from flows.measure import realized_roi_flow
-    from flows.pipeline import generate_data, simulate_outcomes_task
+    from flows.pipeline import simulate_outcomes_task
     from flows.score import score_flow
     from flows.tracking import client_for, promote, rollback
     from flows.train import train_flow

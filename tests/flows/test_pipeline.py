@@ -43,6 +43,9 @@ def test_pipeline_end_to_end(prefect_backend: str, tmp_path: Path) -> None:
         "auc",
         "pr_auc",
         "brier",
+        "ece",
+        "baseline_auc",
+        "baseline_ece",
         "log_loss",
         "precision_at_threshold",
         "recall_at_threshold",
@@ -65,6 +68,11 @@ def test_pipeline_end_to_end(prefect_backend: str, tmp_path: Path) -> None:
     assert train_run.info.status == "FINISHED"
     artifacts = {a.path for a in client.list_artifacts(train_run.info.run_id, "plots")}
     assert "plots/roc_curve.png" in artifacts and "plots/calibration_curve.png" in artifacts
+    assert "plots/confusion_matrix.png" in artifacts and "plots/feature_importance.png" in artifacts
+    assert metrics["ece"] < 0.05  # calibrated
+    assert "cv_auc" not in metrics  # cv_folds 0: not run
+    card = client.download_artifacts(train_run.info.run_id, "model_card.md", str(tmp_path))
+    assert "Dataset `synthetic`" in Path(card).read_text()
 
     # The registry: version 1 is the champion, and it loads and predicts on raw customers.
     champion = client.get_model_version_by_alias("churn-model", "champion")

@@ -91,3 +91,14 @@ def test_break_even_matches_the_brief() -> None:
     # Contacting a customer exactly at break-even is worth nothing.
     r = roi.expected_roi([p], save_rate=0.625, clv=1200, cost_per_contact=50)
     assert r.net_benefit == pytest.approx(0, abs=1e-9)
+
+
+def test_backtest_roi_values_each_saved_churner_at_their_own_clv() -> None:
+    # Two flagged churners worth 1,000 and 3,000, one flagged stayer, one unflagged churner.
+    r = roi.backtest_roi(
+        [1, 1, 0, 1], [True, True, True, False], save_rate=0.5,
+        clv=[1000, 3000, 9999, 9999], cost_per_contact=100,
+    )  # fmt: skip
+    assert r.customers_saved == 1.0
+    assert r.revenue_saved == 0.5 * (1000 + 3000)
+    assert r.net_benefit == 2000 - 300

@@ -64,3 +64,17 @@ def test_payback_never_reached() -> None:
     timeline = roi.payback([100, 100], fixed_cost_per_month=500, upfront_cost=1000)
     assert timeline["cumulative"].tolist() == [-1400, -1800]
     assert roi.payback_month(timeline) is None
+
+
+def test_profit_curve_with_per_customer_clv_matches_the_backtest_at_each_threshold() -> None:
+    rng = np.random.default_rng(5)
+    p, y = rng.random(300), rng.integers(0, 2, 300)
+    clv = rng.uniform(100, 3000, 300)
+    curve = roi.profit_curve(p, save_rate=0.6, clv=clv, cost_per_contact=40, y_true=y)
+    for _, row in curve.iloc[::17].iterrows():
+        backtest = roi.backtest_roi(y, p > row["threshold"], save_rate=0.6, clv=clv,
+                                    cost_per_contact=40)  # fmt: skip
+        assert row["net_benefit"] == pytest.approx(backtest.net_benefit)
+    best = roi.compare_thresholds(p, threshold=0.7, save_rate=0.6, clv=clv,
+                                  cost_per_contact=40, y_true=y)  # fmt: skip
+    assert best.best_net_benefit >= curve["net_benefit"].max() - 1e-9

@@ -1,0 +1,379 @@
+"""A dataset declared in configuration, and the rules that bring a raw table into shape.
+
+A customer table arrives in its own shape: its own column names, ``"Yes"``
+and ``"No"`` for the label, blanks in numeric columns, several spellings of
+one category. The ``dataset`` section of a config declares all of it — the id
+column (or that one is generated), the target and which values mean churned,
+the numeric, categorical and date columns with their checks, the derived
+features, the columns to drop, and how a customer's value is obtained — and
+``prepare`` applies exactly those rules, nothing implicit: a value no rule
+covers fails validation with the file, column and rows named.
+
+After ``prepare`` every table has the same canonical form: ``customer_id``
+(text), the declared columns under their declared names, and ``churned`` (0/1)
+when labelled. Everything downstream reads that form only.
+
+The defaults declare the synthetic world, so ``dataset:`` may be left out of
+a config for the embedded default.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from churn.errors import InputError
+
+ID_COLUMN = "customer_id"
+LABEL_COLUMN = "churned"
+VALUE_COLUMN = "customer_value"
+_EXAMPLES = 3
+
+
+def value_key(value: Any) -> str:
+    """A value as text for matching declared values: 1, 1.0 and "1" all read "1"."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, np.generic):
+        return value_key(value.item())
+    return "" if value is None or value != value else str(value).strip()
+
+
+def _values(*values: str | int | bool) -> list[str | int | bool]:
+    return list(values)
+
+
+class _Declaration(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IdDeclaration(_Declaration):
+    """Where each customer's id comes from."""
+
+    column: str = ID_COLUMN
+    aliases: list[str] = Field(default_factory=list, description="other names of the column")
+    # when_missing: number the rows (1, 2, ...) if the file has no id column;
+    # always: number them even if it has one; never: the column is required.
+    generate: str = Field("never", pattern="^(never|when_missing|always)$")
+
+
+class TargetDeclaration(_Declaration):
+    """The label column and which of its values mean churned and stayed."""
+
+    column: str = LABEL_COLUMN
+    aliases: list[str] = Field(default_factory=list)
+    churned: list[str | int | bool] = Field(default_factory=lambda: _values(1))
+    stayed: list[str | int | bool] = Field(default_factory=lambda: _values(0))
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> TargetDeclaration:
+        both = set(map(value_key, self.churned)) & set(map(value_key, self.stayed))
+        if both:
+            raise ValueError(f"values {sorted(both)} are declared both churned and stayed")
+        return self
+
+
+class NumericColumn(_Declaration):
+    """A numeric column, its range, and which values mean missing."""
+
+    aliases: list[str] = Field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    integer: bool = False
+    # Text that stands for a missing value, compared after stripping spaces
+    # ("" is a blank cell). Missing values are allowed only when declared here
+    # or with ``nullable``; ``fill`` then replaces them.
+    missing: list[str] = Field(default_factory=list)
+    nullable: bool = False
+    fill: float | None = None
+
+
+class CategoricalColumn(_Declaration):
+    """A categorical column: optional allowed levels, and values renamed before checking."""
+
+    aliases: list[str] = Field(default_factory=list)
+    levels: list[str] | None = None
+    replace: dict[str, str] = Field(default_factory=dict)
+    nullable: bool = False
+
+
+class DateColumn(_Declaration):
+    """A date column; ``not_after`` names a date column it may not come after."""
+
+    aliases: list[str] = Field(default_factory=list)
+    not_after: str | None = None
+
+
+class DaysBetween(_Declaration):
+    """A derived feature: whole days from one date column to another."""
+
+    start: str
+    end: str
+
+
+class CustomerValue(_Declaration):
+    """Per-customer lifetime value: a revenue column times an expected lifetime.
+
+    Without it every customer is worth ``economics.clv``.
+    """
+
+    revenue_column: str
+    lifetime_months: float = Field(gt=0)
+
+
+def _synthetic_numeric() -> dict[str, NumericColumn]:
+    return {
+        "support_tickets_open": NumericColumn(min=0, integer=True),
+        "usage_frequency": NumericColumn(min=0),
+        "sentiment_score": NumericColumn(min=-1, max=1),
+        "tenure_months": NumericColumn(min=0, integer=True),
+        "monthly_revenue": NumericColumn(min=0),
+    }
+
+
+def _synthetic_dates() -> dict[str, DateColumn]:
+    return {
+        "snapshot_date": DateColumn(),
+        "last_purchase_date": DateColumn(not_after="snapshot_date"),
+    }
+
+
+class DatasetSettings(_Declaration):
+    """The declaration of a customer table; the defaults describe the synthetic world."""
+
+    name: str = "synthetic"
+    id: IdDeclaration = IdDeclaration()
+    target: TargetDeclaration = TargetDeclaration()
+    numeric: dict[str, NumericColumn] = Field(default_factory=_synthetic_numeric)
+    categorical: dict[str, CategoricalColumn] = Field(
+        default_factory=lambda: {"plan": CategoricalColumn(levels=["basic", "standard", "premium"])}
+    )
+    dates: dict[str, DateColumn] = Field(default_factory=_synthetic_dates)
+    days_between: dict[str, DaysBetween] = Field(
+        default_factory=lambda: {
+            "days_since_last_purchase": DaysBetween(start="last_purchase_date", end="snapshot_date")
+        }
+    )
+    drop: list[str] = Field(default_factory=list)
+    customer_value: CustomerValue | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetSettings:
+        names = [*self.numeric, *self.categorical, *self.dates]
+        reserved = {ID_COLUMN, LABEL_COLUMN, VALUE_COLUMN, self.id.column, self.target.column}
+        clash = sorted({n for n in names if names.count(n) > 1} | (set(names) & reserved))
+        if clash:
+            raise ValueError(f"columns {clash} are declared twice or clash with id/target")
+        if not self.numeric and not self.categorical and not self.days_between:
+            raise ValueError("declare at least one numeric, categorical or days_between feature")
+        for name, derived in self.days_between.items():
+            for column in (derived.start, derived.end):
+                if column not in self.dates:
+                    raise ValueError(f"days_between.{name}: '{column}' is not a declared date")
+        for name, date in self.dates.items():
+            if date.not_after is not None and date.not_after not in self.dates:
+                raise ValueError(f"dates.{name}.not_after: '{date.not_after}' is not a date")
+        value = self.customer_value
+        if value is not None and value.revenue_column not in self.numeric:
+            raise ValueError(
+                f"customer_value.revenue_column '{value.revenue_column}' is not a numeric column"
+            )
+        return self
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The model's features, in the order the booster sees them."""
+        return (*self.days_between, *self.numeric, *self.categorical)
+
+    def aliases(self) -> dict[str, list[str]]:
+        """Every declared column (id and target included) → the names it may have."""
+        declared: dict[str, Iterable[str]] = {
+            **{n: c.aliases for n, c in self.numeric.items()},
+            **{n: c.aliases for n, c in self.categorical.items()},
+            **{n: c.aliases for n, c in self.dates.items()},
+        }
+        return {name: [name, *others] for name, others in declared.items()}
+
+
+def value_keys(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+        return values.astype(str)
+    if pd.api.types.is_float_dtype(values):
+        whole = values.notna() & (values == values.round())
+        out = values.astype(str)
+        return out.where(~whole, values.where(whole).astype("Int64").astype(str)).where(
+            values.notna(), ""
+        )
+    return values.astype("string").fillna("").str.strip().astype(object)
+
+
+def _find(found: list[str], names: list[str]) -> str | None:
+    return next((n for n in names if n in found), None)
+
+
+def missing_columns_error(source: str | Path, missing: list[str], found: list[str]) -> InputError:
+    parts = []
+    for column in missing:
+        close = difflib.get_close_matches(column, found, n=1, cutoff=0.75)
+        hint = f" (is '{close[0]}' a misspelling of it?)" if close else ""
+        parts.append(f"'{column}'{hint}")
+    return InputError(
+        f"{source}: missing required column{'s' if len(missing) > 1 else ''} "
+        f"{', '.join(parts)}. The file has columns: {', '.join(found) or 'none'}."
+    )
+
+
+def source_columns(
+    found: list[str], dataset: DatasetSettings, *, source: str | Path, labelled: bool
+) -> dict[str, str]:
+    """Map each declared column to its name in a file with columns ``found``.
+
+    The id maps to ``customer_id`` and the target to ``churned``; a generated
+    id is absent from the map.
+
+    Raises:
+        InputError: a declared column is absent under every name it may have; a
+            close match is pointed out as a likely misspelling.
+    """
+    found = [str(c) for c in found]
+    wanted = dataset.aliases()
+    identity = dataset.id
+    if identity.generate != "always":
+        wanted[ID_COLUMN] = [identity.column, *identity.aliases]
+    if labelled:
+        wanted[LABEL_COLUMN] = [dataset.target.column, *dataset.target.aliases]
+    mapping: dict[str, str] = {}
+    missing = []
+    for name, names in wanted.items():
+        hit = _find(found, names)
+        if hit is not None:
+            mapping[name] = hit
+        elif not (name == ID_COLUMN and identity.generate == "when_missing"):
+            missing.append(names[0])
+    if missing:
+        raise missing_columns_error(source, missing, found)
+    return mapping
+
+
+def prepare(
+    frame: pd.DataFrame,
+    dataset: DatasetSettings,
+    *,
+    source: str | Path,
+    labelled: bool,
+    row_offset: int = 0,
+) -> pd.DataFrame:
+    """Bring a raw table into canonical form by the declared rules (before validation).
+
+    Renames declared columns from their aliases, sets ``customer_id`` (from its
+    column or row numbers), maps the target to ``churned`` 0/1, turns declared
+    missing-value text into missing values (then ``fill``), renames categories
+    by ``replace``, adds ``customer_value`` when declared, and drops the rest.
+
+    Raises:
+        InputError: a declared column is absent, or a target value is neither
+            churned nor stayed.
+
+    Examples:
+        >>> raw = pd.DataFrame({"Churn": ["Yes", "No"], "Total": [" ", "10.5"]})
+        >>> d = DatasetSettings(
+        ...     id={"generate": "when_missing"},
+        ...     target={"column": "Churn", "churned": ["Yes"], "stayed": ["No"]},
+        ...     numeric={"total": {"aliases": ["Total"], "missing": [""], "fill": 0}},
+        ...     categorical={}, dates={}, days_between={})
+        >>> prepare(raw, d, source="t.csv", labelled=True)
+          customer_id total  churned
+        0           1   0.0        1
+        1           2  10.5        0
+    """
+    mapping = source_columns(list(frame.columns), dataset, source=source, labelled=labelled)
+    out = pd.DataFrame(index=frame.index)
+    if ID_COLUMN in mapping:
+        ids = frame[mapping[ID_COLUMN]]
+        out[ID_COLUMN] = ids.where(ids.isna(), value_keys(ids))
+    else:
+        out[ID_COLUMN] = (np.arange(len(frame)) + row_offset + 1).astype(str)
+    for name, column in dataset.numeric.items():
+        values = frame[mapping[name]]
+        if not pd.api.types.is_numeric_dtype(values):
+            # Text in a numeric column: the schema converts it, or names the rows.
+            values = values.astype(object)
+            if column.missing:
+                text = values.astype("string").str.strip()
+                values = values.mask(text.isin(column.missing))
+        if column.fill is not None:
+            values = values.fillna(column.fill)
+        out[name] = values
+    for name, category in dataset.categorical.items():
+        values = frame[mapping[name]]
+        text = value_keys(values).where(values.notna())
+        if category.replace:
+            # Matched like every declared value: surrounding spaces do not count.
+            text = text.replace({value_key(k): v for k, v in category.replace.items()})
+        out[name] = text
+    for name in dataset.dates:
+        out[name] = frame[mapping[name]]
+    if labelled:
+        out[LABEL_COLUMN] = _target(frame[mapping[LABEL_COLUMN]], out, dataset, source, row_offset)
+    # The file's own column names, for error messages.
+    out.attrs["source_columns"] = mapping
+    return out
+
+
+def _target(
+    raw: pd.Series, out: pd.DataFrame, dataset: DatasetSettings, source: str | Path, offset: int
+) -> pd.Series:
+    target = dataset.target
+    keys = value_keys(raw)
+    churned = keys.isin([value_key(v) for v in target.churned])
+    stayed = keys.isin([value_key(v) for v in target.stayed])
+    unknown = ~(churned | stayed)
+    if unknown.any():
+        rows = np.flatnonzero(unknown.to_numpy())
+        examples = "; ".join(
+            f"row {r + offset + 1}, customer_id {out[ID_COLUMN].iloc[r]!r}: "
+            + ("empty" if keys.iloc[r] == "" else repr(raw.iloc[r]))
+            for r in rows[:_EXAMPLES]
+        )
+        raise InputError(
+            f"{source}: column '{raw.name}' has {len(rows)} value{'s' if len(rows) > 1 else ''} "
+            f"that mean neither churned ({', '.join(map(value_key, target.churned))}) nor stayed "
+            f"({', '.join(map(value_key, target.stayed))}) (e.g. {examples}). Declare them under "
+            "dataset.target, or fix the file."
+        )
+    return pd.Series(churned.astype("int64").to_numpy(), index=raw.index)
+
+
+def customer_values(customers: pd.DataFrame, dataset: DatasetSettings, clv: float) -> np.ndarray:
+    """Each customer's lifetime value: revenue × lifetime if declared, else ``clv``.
+
+    Examples:
+        >>> d = DatasetSettings(customer_value={"revenue_column": "monthly_revenue",
+        ...                                     "lifetime_months": 24})
+        >>> customer_values(pd.DataFrame({"monthly_revenue": [50.0, 10.0]}), d, 1200).tolist()
+        [1200.0, 240.0]
+    """
+    rule = dataset.customer_value
+    if rule is None:
+        return np.full(len(customers), float(clv))
+    revenue = customers[rule.revenue_column].to_numpy(dtype=float)
+    return np.nan_to_num(revenue, nan=0.0) * rule.lifetime_months
+
+
+def undeclared_columns(found: list[str], dataset: DatasetSettings) -> list[str]:
+    """Columns of a file that the declaration neither uses nor drops (they are ignored).
+
+    Examples:
+        >>> undeclared_columns(["customer_id", "plan", "notes", "churned"], DatasetSettings())
+        ['notes']
+    """
+    known = {n for names in dataset.aliases().values() for n in names}
+    known |= {dataset.id.column, *dataset.id.aliases, dataset.target.column}
+    known |= {*dataset.target.aliases, *dataset.drop}
+    return [str(c) for c in found if str(c) not in known]
