@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from churn.compiled import CompiledTrees, feature_matrix
 from churn.drift import FeatureProfile
 from churn.features import FeatureSpec, build_features
 
@@ -45,13 +46,25 @@ class ChurnModel:
     best_iteration: int
     # Training-time feature distributions, for drift monitoring at scoring.
     profiles: list[FeatureProfile] = field(default_factory=list)
+    # The same trees compiled (churn.compiled), attached at load time; never pickled.
+    compiled: CompiledTrees | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "compiled": None}
 
     def features(self, customers: pd.DataFrame) -> pd.DataFrame:
         """The feature matrix the booster sees."""
         return build_features(customers, spec=self.spec, categories=self.categories)
 
+    @property
+    def engine(self) -> str:
+        """What computes the trees: ``lleaves`` (compiled) or ``lightgbm``."""
+        return "lightgbm" if self.compiled is None else "lleaves"
+
     def raw_score(self, features: pd.DataFrame) -> np.ndarray:
-        """The booster's uncalibrated churn probability."""
+        """The booster's uncalibrated churn probability (compiled trees when attached)."""
+        if self.compiled is not None:
+            return self.compiled.predict(feature_matrix(features))
         proba: np.ndarray = self.booster.predict_proba(features)[:, 1]
         return proba
 

@@ -111,6 +111,8 @@ class ModelSettings(_Section):
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(0.0, ge=0)
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    # Compile the trees (lleaves, the `compiled` extra) at training; scoring uses them.
+    compile: bool = True
     # Seeded stratified k-fold estimate of AUC and calibration, logged as cv_*; 0: skip.
     cv_folds: int = Field(5, ge=0, le=20)
     # Directions known from the business: +1 risk never falls as the feature rises,

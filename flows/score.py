@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 import roi
@@ -29,7 +29,13 @@ def campaign_dir(settings: Settings, campaign_id: str) -> Path:
 @io_task
 def load_champion(settings: Settings) -> tracking.Champion:
     client = tracking.client_for(settings.tracking)
-    return tracking.load_champion(client, name=settings.model.registered_name)
+    champion = tracking.load_champion(client, name=settings.model.registered_name, compiled=True)
+    if champion.compiled_note is not None:
+        get_run_logger().warning(
+            "Scoring with LightGBM's own predict, not the compiled trees: %s.",
+            champion.compiled_note,
+        )
+    return champion
 
 
 @compute_task
@@ -86,6 +92,8 @@ def log_scoring(
             "model_name": champion.name,
             "model_version": champion.version,
             "model_run_id": champion.run_id,
+            "scoring.engine": champion.model.engine,
+            "scoring.engine_note": champion.compiled_note or "compiled trees",
             "data.path": str(settings.data.scoring_path),
             "dataset_digest": file_digest(settings.data.scoring_path),
         },

@@ -260,10 +260,62 @@ class Champion:
     name: str
     version: str
     run_id: str
+    # Why the compiled trees are not used (None when they are).
+    compiled_note: str | None = None
 
 
-def load_champion(client: MlflowClient, *, name: str) -> Champion:
-    """Load the ``champion`` version from the registry.
+COMPILED_DIR = "compiled"
+
+
+def log_compiled(client: MlflowClient, run_id: str, model: ChurnModel) -> dict[str, Any]:
+    """Compile the model's trees and keep them with the run; say why not when impossible.
+
+    Returns ``{"compile_seconds": s}`` or ``{"note": reason}``.
+    """
+    import tempfile
+
+    from churn.compiled import compile_booster
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            folder, seconds = compile_booster(
+                model.booster.booster_, Path(tmp), num_iteration=model.best_iteration
+            )
+        except ImportError:
+            return {"note": "lleaves is not installed (pip install -e '.[compiled]')"}
+        except Exception as exc:  # a compiler failure must not lose the trained model
+            return {"note": f"compiling failed: {type(exc).__name__}: {exc}"}
+        client.log_artifacts(run_id, str(folder), COMPILED_DIR)
+    return {"compile_seconds": seconds}
+
+
+def attach_compiled(client: MlflowClient, model: ChurnModel, run_id: str) -> str | None:
+    """Attach the run's compiled trees to ``model``; return why not, or None.
+
+    The library is downloaded once per run into the temporary folder and reused.
+    """
+    import tempfile
+
+    from churn.compiled import LIBRARY_FILE, load_compiled
+
+    cache = Path(tempfile.gettempdir()) / "churn-compiled" / run_id
+    try:
+        if not (cache / COMPILED_DIR / LIBRARY_FILE).is_file():
+            names = {Path(a.path).name for a in client.list_artifacts(run_id, COMPILED_DIR)}
+            if LIBRARY_FILE not in names:
+                return "the model version has no compiled trees (trained with model.compile off?)"
+            cache.mkdir(parents=True, exist_ok=True)
+            client.download_artifacts(run_id, COMPILED_DIR, str(cache))
+        model.compiled = load_compiled(cache / COMPILED_DIR)
+    except ImportError:
+        return "lleaves is not installed (pip install -e '.[compiled]')"
+    except Exception as exc:
+        return f"the compiled trees could not be loaded: {type(exc).__name__}: {exc}"
+    return None
+
+
+def load_champion(client: MlflowClient, *, name: str, compiled: bool = False) -> Champion:
+    """Load the ``champion`` version from the registry (with its compiled trees if asked).
 
     Raises:
         NotReadyError: there is no such model or alias yet.
@@ -276,9 +328,14 @@ def load_champion(client: MlflowClient, *, name: str) -> Champion:
             f"{mlflow.get_tracking_uri()}; train one first (churn retrain, or churn run)."
         ) from None
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
-    wrapper = pyfunc.unwrap_python_model()
+    model: ChurnModel = pyfunc.unwrap_python_model().model
+    note = attach_compiled(client, model, str(version.run_id)) if compiled else "not asked"
     return Champion(
-        model=wrapper.model, name=name, version=str(version.version), run_id=str(version.run_id)
+        model=model,
+        name=name,
+        version=str(version.version),
+        run_id=str(version.run_id),
+        compiled_note=note,
     )
 
 

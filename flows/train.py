@@ -154,7 +154,16 @@ def log_training(
     importance = evaluation["importance"].sort_values(ascending=False)
     client.log_dict(run_id, {k: float(v) for k, v in importance.items()}, "feature_importance.json")
     example = split.test.drop(columns=[LABEL_COLUMN])
-    return tracking.log_model(run_id, model, example)
+    uri = tracking.log_model(run_id, model, example)
+    if settings.model.compile:
+        compiled = tracking.log_compiled(client, run_id, model)
+        if "note" in compiled:
+            client.set_tag(run_id, "compiled", f"no: {compiled['note']}")
+            get_run_logger().warning("Trees not compiled: %s.", compiled["note"])
+        else:
+            client.set_tag(run_id, "compiled", "lleaves")
+            tracking.log_metrics(client, run_id, compiled)
+    return uri
 
 
 @io_task

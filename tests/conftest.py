@@ -21,11 +21,17 @@ SMALL_WORLD = 4000
 
 
 def make_settings(
-    root: Path, *, customers: int = SMALL_WORLD, source: str = "synthetic", cv_folds: int = 0
+    root: Path,
+    *,
+    customers: int = SMALL_WORLD,
+    source: str = "synthetic",
+    cv_folds: int = 0,
+    compile: bool = False,
 ) -> Settings:
-    """Settings whose every path lies under ``root`` (no cross-validation unless asked)."""
+    """Settings whose every path lies under ``root`` (no cross-validation and no
+    compiled trees unless asked: they have tests of their own)."""
     return Settings(
-        model=ModelSettings(cv_folds=cv_folds),
+        model=ModelSettings(cv_folds=cv_folds, compile=compile),
         data=DataSettings(
             source=source,  # type: ignore[arg-type]
             training_path=root / "data" / "customers.parquet",

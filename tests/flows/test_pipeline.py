@@ -102,6 +102,9 @@ def test_pipeline_end_to_end(prefect_backend: str, tmp_path: Path) -> None:
     assert score["expected_roi_pct"] > 0
     assert score["expected_full_cost_roi_pct"] < score["expected_roi_pct"]
     assert score_run.data.tags["model_version"] == "1"
+    # Trained without compiling (the test default): scoring says it fell back, and why.
+    assert score_run.data.tags["scoring.engine"] == "lightgbm"
+    assert "no compiled trees" in score_run.data.tags["scoring.engine_note"]
     assert score_run.data.tags["prefect.flow_run_id"] != train_run.data.tags["prefect.flow_run_id"]
     logged = {a.path for a in client.list_artifacts(score_run.info.run_id, "campaign")}
     assert logged == {"campaign/campaign.csv", "campaign/assignment.parquet"}
@@ -261,3 +264,36 @@ def test_campaign_without_control_group_is_not_measurable(
         realized_roi_flow(settings, "all-in", outcomes)
     (run,) = _runs(_client(settings), settings.tracking.scoring_experiment)
     assert not any(k.startswith("realized_") for k in run.data.metrics)
+
+
+def test_the_compiled_champion_scores_exactly_like_lightgbm(
+    prefect_backend: str, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from churn.data import load_customers
+    from flows.score import score_flow
+    from flows.train import train_flow
+
+    settings = make_settings(tmp_path, compile=True)
+    training = train_flow(settings)
+    client = _client(settings)
+    train_run = client.get_run(training["mlflow_run_id"])
+    assert train_run.data.tags["compiled"] == "lleaves"
+    assert train_run.data.metrics["compile_seconds"] > 0
+    assert {"compiled/model.txt", "compiled/model.so"} <= artifacts_of(
+        client, train_run.info.run_id, "compiled"
+    )
+
+    scoring = score_flow(settings, campaign_id="compiled-1")
+    (score_run,) = _runs(client, settings.tracking.scoring_experiment)
+    assert score_run.data.tags["scoring.engine"] == "lleaves"
+    scores = pd.read_parquet(tmp_path / "outputs" / "compiled-1" / "scores.parquet")
+    assert len(scores) == scoring["n_scored"]
+    # The registered model without its compiled trees: LightGBM's own predict.
+    native = mlflow.pyfunc.load_model(training["model_uri"]).unwrap_python_model().model
+    assert native.engine == "lightgbm"
+    current = load_customers(settings.data.scoring_path, labelled=False)
+    np.testing.assert_allclose(
+        scores["churn_probability"].to_numpy(), native.predict_proba(current), atol=1e-9, rtol=0
+    )
