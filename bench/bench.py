@@ -5,15 +5,20 @@ For each size it measures, each in a fresh process (so peak memory is its own):
 - scoring flow end to end (read, validate, features, predict, flag, holdout,
   write) against ``booster.predict_proba`` on the same rows already in memory
   as a numeric matrix;
+  and against the compiled trees' (``lleaves``) predict on the same matrix;
 - training flow end to end against a bare ``LGBMClassifier.fit`` on the same
-  rows (same parameters, no early stopping, no calibration);
+  rows (same parameters, no early stopping, no calibration), with the time it
+  spent compiling the trees reported apart; cross-validation is off
+  (``model.cv_folds: 0``), as it is k more fits by design;
 
 and writes ``bench/results/bench.{md,json}``. Usage:
 
-    python bench/bench.py --sizes 100000 1000000 [--skip-training]
+    python bench/bench.py --sizes 100000 1000000 10000000 [--train-max 1000000]
 
-Prefect runs on its temporary backend unless PREFECT_API_URL names a server;
-the temporary backend's start-up (10-25 s here) is inside the flow timings.
+Above ``--train-max`` rows the model is trained on ``--train-max`` customers
+and scores the full size. Prefect runs on its temporary backend unless
+PREFECT_API_URL names a server; the temporary backend's start-up (10-25 s
+here) is then inside the flow timings.
 """
 
 from __future__ import annotations
@@ -37,9 +42,16 @@ def _peak_mb() -> float:
 
 
 def _settings(root: Path, n: int):  # type: ignore[no-untyped-def]
-    from churn.settings import CampaignSettings, DataSettings, Settings, TrackingSettings
+    from churn.settings import (
+        CampaignSettings,
+        DataSettings,
+        ModelSettings,
+        Settings,
+        TrackingSettings,
+    )
 
     return Settings(
+        model=ModelSettings(cv_folds=0, compile=True),
         data=DataSettings(
             source="files",
             training_path=root / "customers.parquet",
@@ -60,43 +72,59 @@ def case(name: str, root: Path, n: int) -> dict[str, float]:
 
     configure_runtime()
     settings = _settings(root, n)
-    if name == "generate":
-        from churn.data import write_world
+    if name.startswith("generate"):
+        from churn.data import write_table
         from churn.synthetic import generate_world
 
-        world = generate_world(n, seed=1, as_of=date(2026, 6, 30))
-        write_world(world, customers_path=settings.data.training_path,
-                    current_path=settings.data.scoring_path, truth_path=None)  # fmt: skip
+        train_rows = int(name.partition(":")[2] or n)
+        world = generate_world(train_rows, seed=1, as_of=date(2026, 6, 30))
+        write_table(world.customers, settings.data.training_path)
+        if train_rows != n:
+            del world
+            world = generate_world(n, seed=2, as_of=date(2026, 6, 30))
+        write_table(world.current, settings.data.scoring_path)
         return {"seconds": 0.0, "peak_mb": _peak_mb()}
     if name in ("train_flow", "score_flow"):
         from flows.score import score_flow
         from flows.train import train_flow
 
         start = time.perf_counter()
-        if name == "train_flow":
-            train_flow(settings)
-        else:
+        if name == "score_flow":
             score_flow(settings, campaign_id=f"bench-{n}")
-        return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
+            return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
+        result = train_flow(settings)
+        seconds = time.perf_counter() - start
+        from flows.tracking import client_for
+
+        metrics = client_for(settings.tracking).get_run(result["mlflow_run_id"]).data.metrics
+        return {
+            "seconds": seconds,
+            "peak_mb": _peak_mb(),
+            "compile_seconds": metrics.get("compile_seconds", float("nan")),
+        }
 
     import lightgbm as lgb
     import pandas as pd
 
     from churn.features import SYNTHETIC, build_features, category_levels
 
-    if name == "raw_predict":
-        import mlflow
+    if name in ("raw_predict", "compiled_predict"):
+        from churn.compiled import feature_matrix
+        from flows.tracking import client_for, load_champion
 
-        mlflow.set_tracking_uri(settings.tracking.uri)
-        model = mlflow.pyfunc.load_model("models:/churn-model@champion").unwrap_python_model()
+        client = client_for(settings.tracking)
+        compiled = name == "compiled_predict"
+        model = load_champion(client, name=settings.model.registered_name, compiled=compiled).model
+        if compiled and model.compiled is None:
+            raise SystemExit("the champion has no compiled trees (is lleaves installed?)")
         customers = pd.read_parquet(settings.data.scoring_path)
-        matrix = model.model.features(customers)
-        matrix["plan"] = matrix["plan"].cat.codes.astype("float64")
-        values = matrix.to_numpy(dtype="float64")
-        booster = model.model.booster.booster_
-        del customers, matrix
+        values = feature_matrix(model.features(customers))
+        del customers
         start = time.perf_counter()
-        booster.predict(values)
+        if model.compiled is not None:
+            model.compiled.predict(values)
+        else:
+            model.booster.booster_.predict(values)
         return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
     if name == "raw_fit":
         customers = pd.read_parquet(settings.data.training_path)
@@ -126,7 +154,7 @@ def _run(name: str, root: Path, n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--train-max", type=int, default=1_000_000)
     parser.add_argument("--case")
     parser.add_argument("--root", type=Path)
     parser.add_argument("--out", type=Path, default=HERE / "results")
@@ -139,20 +167,26 @@ def main() -> None:
     for n in args.sizes:
         root = args.out / "work" / str(n)
         root.mkdir(parents=True, exist_ok=True)
-        _run("generate", root, n)
+        train_rows = min(n, args.train_max)
+        _run(f"generate:{train_rows}", root, n)
         train = _run("train_flow", root, n)
-        fit = None if args.skip_training else _run("raw_fit", root, n)
+        fit = _run("raw_fit", root, n)
         score = _run("score_flow", root, n)
         raw = _run("raw_predict", root, n)
+        compiled = _run("compiled_predict", root, n)
         rows.append({
-            "rows": n,
+            "rows": n, "train_rows": train_rows,
             "score_flow_s": score["seconds"], "score_flow_rows_per_s": n / score["seconds"],
             "raw_predict_s": raw["seconds"], "raw_predict_rows_per_s": n / raw["seconds"],
             "score_ratio": raw["seconds"] / score["seconds"],
+            "compiled_predict_s": compiled["seconds"],
+            "compiled_predict_rows_per_s": n / compiled["seconds"],
+            "compiled_ratio": compiled["seconds"] / score["seconds"],
             "score_flow_peak_mb": score["peak_mb"], "raw_predict_peak_mb": raw["peak_mb"],
             "train_flow_s": train["seconds"], "train_flow_peak_mb": train["peak_mb"],
-            "raw_fit_s": None if fit is None else fit["seconds"],
-            "train_ratio": None if fit is None else train["seconds"] / fit["seconds"],
+            "compile_s": train["compile_seconds"],
+            "raw_fit_s": fit["seconds"],
+            "train_ratio": (train["seconds"] - train["compile_seconds"]) / fit["seconds"],
         })  # fmt: skip
         print(json.dumps(rows[-1]), flush=True)
 
@@ -161,17 +195,18 @@ def main() -> None:
     lines = [
         f"Machine: {machine}; {backend}.",
         "",
-        "| rows | scoring flow rows/s | raw predict rows/s | ratio (raw time / flow time) "
-        "| scoring peak MB | training flow s | bare fit s | training ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| rows | scoring flow rows/s | LightGBM predict rows/s | ratio | compiled predict rows/s "
+        "| ratio | scoring peak MB | training rows | training flow s | of which compiling s "
+        "| bare fit s | training ratio (without compiling) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        fit_s = "-" if r["raw_fit_s"] is None else f"{r['raw_fit_s']:.1f}"
-        ratio = "-" if r["train_ratio"] is None else f"{r['train_ratio']:.2f}"
         lines.append(
             f"| {r['rows']:,} | {r['score_flow_rows_per_s']:,.0f} | "
-            f"{r['raw_predict_rows_per_s']:,.0f} | {r['score_ratio']:.3f} | "
-            f"{r['score_flow_peak_mb']:,.0f} | {r['train_flow_s']:.1f} | {fit_s} | {ratio} |"
+            f"{r['raw_predict_rows_per_s']:,.0f} | {r['score_ratio']:.2f} | "
+            f"{r['compiled_predict_rows_per_s']:,.0f} | {r['compiled_ratio']:.2f} | "
+            f"{r['score_flow_peak_mb']:,.0f} | {r['train_rows']:,} | {r['train_flow_s']:.1f} | "
+            f"{r['compile_s']:.1f} | {r['raw_fit_s']:.1f} | {r['train_ratio']:.2f} |"
         )
     results = args.out
     (results / "bench.md").write_text("\n".join(lines) + "\n")

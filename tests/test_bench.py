@@ -25,5 +25,6 @@ def test_bench_produces_its_table(prefect_backend: str, tmp_path: Path) -> None:
     (row,) = json.loads((tmp_path / "bench.json").read_text())["rows"]
     assert row["rows"] == 3000
     assert row["score_flow_s"] > 0 and row["raw_predict_s"] > 0 and row["raw_fit_s"] > 0
+    assert row["compiled_predict_s"] > 0 and row["compile_s"] > 0
     assert row["score_ratio"] == pytest.approx(row["raw_predict_s"] / row["score_flow_s"])
     assert "| 3,000 |" in (tmp_path / "bench.md").read_text()
