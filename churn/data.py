@@ -11,6 +11,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -226,3 +227,72 @@ def write_world(
     if truth_path is not None:
         written.append(write_table(world.truth, truth_path))
     return written
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows ``start`` to ``stop`` (exclusive) of a table: a unit of distributed work."""
+
+    path: Path
+    index: int
+    start: int
+    stop: int
+
+
+def plan_chunks(path: Path, *, chunk_size: int) -> list[Chunk]:
+    """Cut a table into chunks of ``chunk_size`` rows, counting rows cheaply.
+
+    Raises:
+        InputError: the table is missing, unreadable or has no rows.
+    """
+    path = Path(path)
+    fmt = table_format(path)
+    _check_exists(path)
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            n_rows = pq.ParquetFile(path).metadata.num_rows
+        else:
+            n_rows = len(pd.read_csv(path, usecols=[0]))
+    except Exception as exc:
+        raise _read_error(path, exc) from None
+    if n_rows == 0:
+        raise InputError(f"{path}: the table has no rows; expected one row per customer.")
+    starts = range(0, n_rows, chunk_size)
+    return [Chunk(path, i, s, min(s + chunk_size, n_rows)) for i, s in enumerate(starts)]
+
+
+def read_chunk(
+    chunk: Chunk, *, labelled: bool = False, dataset: DatasetSettings | None = None
+) -> pd.DataFrame:
+    """Read and validate one chunk, reading only the parquet row groups it spans."""
+    path = chunk.path
+    try:
+        if table_format(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            parquet = pq.ParquetFile(path)
+            groups, first, offset = [], None, 0
+            for g in range(parquet.metadata.num_row_groups):
+                rows = parquet.metadata.row_group(g).num_rows
+                if offset < chunk.stop and offset + rows > chunk.start:
+                    groups.append(g)
+                    first = offset if first is None else first
+                offset += rows
+            table = parquet.read_row_groups(groups)
+            start = chunk.start - (first or 0)
+            frame = table.slice(start, chunk.stop - chunk.start).to_pandas()
+        else:
+            frame = pd.read_csv(
+                path,
+                skiprows=range(1, chunk.start + 1),
+                nrows=chunk.stop - chunk.start,
+                dtype=_text_columns(dataset),
+            )
+    except Exception as exc:
+        raise _read_error(path, exc) from None
+    frame.index = pd.RangeIndex(len(frame))
+    return validate_customers(
+        frame, source=path, labelled=labelled, dataset=dataset, row_offset=chunk.start
+    )

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from churn.data import atomic_path, check_customer_ids, iter_customer_batches
+from churn.data import Chunk, atomic_path, check_customer_ids, iter_customer_batches, read_chunk
 from churn.dataset import VALUE_COLUMN, DatasetSettings, customer_values
 from churn.drift import DriftMonitor
 from churn.holdout import CONTROL, assign_groups
@@ -137,27 +137,42 @@ def score_file(
             if writer is None:
                 writer = stack.enter_context(pq.ParquetWriter(scores_tmp, table.schema))
             writer.write_table(table)
-            above = (scores["churn_probability"] > threshold).to_numpy()
-            flagged = flag_customers(scores, threshold=threshold)
-            flagged[VALUE_COLUMN] = customer_values(chunk.loc[above], dataset, clv)
-            flagged_parts.append(flagged)
+            flagged_parts.append(_flagged(scores, chunk, threshold, dataset, clv))
             n_scored += len(scores)
         if writer is not None:
             writer.close()
-        assignment = assign_groups(
-            pd.concat(flagged_parts, ignore_index=True),
-            campaign_id=campaign_id,
-            control_share=control_share,
-        ).assign(campaign_id=campaign_id)[list(ASSIGNMENT_COLUMNS)]
-        assignment.to_parquet(assignment_tmp, index=False)
-        treated = assignment.loc[assignment["group"] != CONTROL]
-        campaign = treated.assign(
-            scored_at=scored_at.isoformat(timespec="seconds"), model_version=model_version
-        )[list(CAMPAIGN_COLUMNS)]
-        if campaign_path.suffix.lower() == ".csv":
-            campaign.to_csv(campaign_tmp, index=False)
-        else:
-            campaign.to_parquet(campaign_tmp, index=False)
+        assignment, treated = _write_lists(
+            pd.concat(flagged_parts, ignore_index=True), assignment_tmp, campaign_tmp,
+            campaign_path=campaign_path, campaign_id=campaign_id, control_share=control_share,
+            model_version=model_version, scored_at=scored_at,
+        )  # fmt: skip
+    return _result(n_scored, assignment, treated, scores_path, campaign_path, assignment_path,
+                   monitor)  # fmt: skip
+
+
+def _flagged(
+    scores: pd.DataFrame,
+    customers: pd.DataFrame,
+    threshold: float,
+    dataset: DatasetSettings,
+    clv: float,
+) -> pd.DataFrame:
+    """The flagged customers of a chunk, with each one's value."""
+    above = (scores["churn_probability"] > threshold).to_numpy()
+    flagged = flag_customers(scores, threshold=threshold)
+    flagged[VALUE_COLUMN] = customer_values(customers.loc[above], dataset, clv)
+    return flagged
+
+
+def _result(
+    n_scored: int,
+    assignment: pd.DataFrame,
+    treated: pd.DataFrame,
+    scores_path: Path,
+    campaign_path: Path,
+    assignment_path: Path,
+    monitor: DriftMonitor,
+) -> ScoringResult:
     return ScoringResult(
         n_scored=n_scored,
         n_flagged=len(assignment),
@@ -169,3 +184,103 @@ def score_file(
         assignment_path=assignment_path,
         drift=monitor.report(),
     )
+
+
+def _write_lists(
+    flagged: pd.DataFrame,
+    assignment_tmp: Path,
+    campaign_tmp: Path,
+    *,
+    campaign_path: Path,
+    campaign_id: str,
+    control_share: float,
+    model_version: str,
+    scored_at: datetime,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assign the flagged to treatment or control; write the assignment and the campaign list."""
+    assignment = assign_groups(
+        flagged, campaign_id=campaign_id, control_share=control_share
+    ).assign(campaign_id=campaign_id)[list(ASSIGNMENT_COLUMNS)]
+    assignment.to_parquet(assignment_tmp, index=False)
+    treated = assignment.loc[assignment["group"] != CONTROL]
+    campaign = treated.assign(
+        scored_at=scored_at.isoformat(timespec="seconds"), model_version=model_version
+    )[list(CAMPAIGN_COLUMNS)]
+    if campaign_path.suffix.lower() == ".csv":
+        campaign.to_csv(campaign_tmp, index=False)
+    else:
+        campaign.to_parquet(campaign_tmp, index=False)
+    return assignment, treated
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What scoring one chunk produced; its scores are in the ``part`` file."""
+
+    index: int
+    n_scored: int
+    flagged: pd.DataFrame
+    drift_counts: dict[str, np.ndarray]
+    part: Path
+
+
+def score_chunk(
+    model: ChurnModel,
+    chunk: Chunk,
+    *,
+    threshold: float,
+    part: Path,
+    dataset: DatasetSettings | None = None,
+    clv: float = 0.0,
+) -> ChunkResult:
+    """Score one chunk on its own (e.g. on a Dask worker); write its scores to ``part``."""
+    dataset = DatasetSettings() if dataset is None else dataset
+    frame = read_chunk(chunk, dataset=dataset)
+    monitor = DriftMonitor(model.profiles)
+    scores = score_customers(model, frame, monitor=monitor)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_parquet(part, index=False)
+    flagged = _flagged(scores, frame, threshold, dataset, clv)
+    return ChunkResult(chunk.index, len(scores), flagged, monitor.counts, part)
+
+
+def combine_chunks(
+    results: list[ChunkResult],
+    model: ChurnModel,
+    *,
+    scores_path: Path,
+    campaign_path: Path,
+    assignment_path: Path,
+    campaign_id: str,
+    model_version: str,
+    scored_at: datetime,
+    control_share: float = 0.0,
+) -> ScoringResult:
+    """Join scored chunks, in table order, into the same three outputs as ``score_file``."""
+    import pyarrow.parquet as pq
+
+    ordered = sorted(results, key=lambda r: r.index)
+    monitor = DriftMonitor(model.profiles)
+    for result in ordered:
+        for name, counts in result.drift_counts.items():
+            monitor.counts[name] = monitor.counts.get(name, 0) + counts
+    with contextlib.ExitStack() as stack:
+        scores_tmp = stack.enter_context(atomic_path(scores_path))
+        assignment_tmp = stack.enter_context(atomic_path(assignment_path))
+        campaign_tmp = stack.enter_context(atomic_path(campaign_path))
+        writer: pq.ParquetWriter | None = None
+        for result in ordered:
+            table = pq.read_table(result.part)
+            if writer is None:
+                writer = stack.enter_context(pq.ParquetWriter(scores_tmp, table.schema))
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()
+        assignment, treated = _write_lists(
+            pd.concat([r.flagged for r in ordered], ignore_index=True), assignment_tmp,
+            campaign_tmp, campaign_path=campaign_path, campaign_id=campaign_id,
+            control_share=control_share, model_version=model_version, scored_at=scored_at,
+        )  # fmt: skip
+    n_scored = sum(r.n_scored for r in ordered)
+    return _result(n_scored, assignment, treated, scores_path, campaign_path, assignment_path,
+                   monitor)  # fmt: skip

@@ -144,6 +144,12 @@ class CampaignSettings(_Section):
     control_share: float = Field(0.10, ge=0, lt=1)
     chunk_size: int = Field(100_000, ge=1)
     output_dir: Path = Path("outputs/campaigns")
+    # Where the scoring chunks run: in this process (local), or as Prefect tasks on
+    # a Dask cluster (prefect-dask, the `dask` extra): the scheduler at dask_address,
+    # or a local cluster of dask_workers processes on 127.0.0.1 when none is given.
+    runner: Literal["local", "dask"] = "local"
+    dask_address: str | None = None
+    dask_workers: int = Field(2, ge=1)
 
 
 class MeasurementSettings(_Section):

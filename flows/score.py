@@ -4,7 +4,9 @@ list atomically → log expected ROI, campaign-only and full-cost."""
 
 from __future__ import annotations
 
+import shutil
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,10 +15,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 import roi
-from churn.data import file_digest
-from churn.errors import NotReadyError
-from churn.predict import ScoringResult, score_file
-from churn.settings import Settings
+from churn.data import Chunk, check_customer_ids, file_digest, plan_chunks
+from churn.errors import ConfigError, NotReadyError
+from churn.predict import ChunkResult, ScoringResult, combine_chunks, score_chunk, score_file
+from churn.settings import CampaignSettings, Settings
 from flows import tracking
 from flows.tasks import compute_task, io_task
 
@@ -58,6 +60,73 @@ def score_customers_file(
         dataset=settings.dataset,
         clv=settings.economics.clv,
     )
+
+
+@compute_task
+def score_chunk_task(
+    champion: tracking.Champion, settings: Settings, chunk: Chunk, part: Path
+) -> ChunkResult:
+    """Score one chunk on a Dask worker, with the compiled trees where the worker can load them."""
+    model = champion.model
+    if model.compiled is None and champion.compiled_note is None:
+        # Compiled trees never travel (they are machine code); the worker loads its own.
+        tracking.attach_compiled(tracking.client_for(settings.tracking), model, champion.run_id)
+    return score_chunk(
+        model, chunk, threshold=settings.campaign.threshold, part=part,
+        dataset=settings.dataset, clv=settings.economics.clv,
+    )  # fmt: skip
+
+
+def dask_runner(campaign: CampaignSettings) -> Any:
+    """Prefect's Dask task runner: the configured scheduler, or a local cluster on 127.0.0.1."""
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise ConfigError(
+            "campaign.runner dask needs the optional prefect-dask package: pip install -e '.[dask]'"
+        ) from None
+    if campaign.dask_address:
+        return DaskTaskRunner(address=campaign.dask_address)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": campaign.dask_workers, "threads_per_worker": 1, "processes": True,
+            "host": "127.0.0.1", "dashboard_address": None,
+        }
+    )  # fmt: skip
+
+
+def score_on_dask(
+    champion: tracking.Champion, settings: Settings, campaign_id: str, scored_at: datetime
+) -> ScoringResult:
+    """Score the table's chunks as tasks on a Dask cluster, then join them in table order."""
+    path, out_dir = settings.data.scoring_path, campaign_dir(settings, campaign_id)
+    check_customer_ids(path, dataset=settings.dataset)
+    chunks = plan_chunks(path, chunk_size=settings.campaign.chunk_size)
+    parts = out_dir / f".parts-{uuid.uuid4().hex[:8]}"
+    try:
+        with dask_runner(settings.campaign) as runner:
+            futures = [
+                runner.submit(
+                    score_chunk_task,
+                    parameters={
+                        "champion": champion,
+                        "settings": settings,
+                        "chunk": chunk,
+                        "part": parts / f"part-{chunk.index:06d}.parquet",
+                    },
+                )
+                for chunk in chunks
+            ]
+            results = [future.result() for future in futures]
+        return combine_chunks(
+            results, champion.model, scores_path=out_dir / "scores.parquet",
+            campaign_path=out_dir / "campaign.csv",
+            assignment_path=out_dir / "assignment.parquet", campaign_id=campaign_id,
+            model_version=champion.version, scored_at=scored_at,
+            control_share=settings.campaign.control_share,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
 
 
 @compute_task
@@ -191,7 +260,10 @@ def score_flow(settings: Settings, campaign_id: str | None = None) -> dict[str, 
     scored_at = datetime.now(UTC).replace(microsecond=0)
     campaign_id = campaign_id or f"campaign-{scored_at:%Y-%m-%d}"
     champion = load_champion(settings)
-    result = score_customers_file(champion, settings, campaign_id, scored_at)
+    if settings.campaign.runner == "dask":
+        result = score_on_dask(champion, settings, campaign_id, scored_at)
+    else:
+        result = score_customers_file(champion, settings, campaign_id, scored_at)
     expected = compute_expected_roi(result, settings)
     logged = log_scoring(settings, champion, result, expected, campaign_id, started)
     drifted = drifted_features(result, settings)
