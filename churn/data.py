@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from churn.dataset import ID_COLUMN, DatasetSettings, source_columns
@@ -132,25 +133,53 @@ def check_customer_ids(
     if ID_COLUMN not in mapping:
         return None
     name = mapping[ID_COLUMN]
-    column = read_table(path, columns=[name], dataset=dataset)[name]
-    if column.empty:
+    # Ids are read in batches and kept as 64-bit hashes (80 MB for 10 M customers),
+    # not as strings; a repeated hash is confirmed on the ids themselves.
+    hashes, n_rows = [], 0
+    for ids in _id_batches(path, name):
+        empty = ids.isna() | (ids.astype(str).str.strip() == "")
+        if empty.any():
+            rows = (np.flatnonzero(empty.to_numpy())[:3] + n_rows + 1).tolist()
+            raise InputError(
+                f"{path}: column '{name}' has {int(empty.sum())} empty values "
+                f"(e.g. rows {', '.join(map(str, rows))}); every customer needs an id."
+            )
+        hashes.append(pd.util.hash_array(ids.astype(str).to_numpy(dtype=object)))
+        n_rows += len(ids)
+    if n_rows == 0:
         raise InputError(f"{path}: the table has no rows; expected one row per customer.")
-    empty = column.isna() | (column.astype(str).str.strip() == "")
-    if empty.any():
-        rows = (column.index[empty][:3] + 1).tolist()
-        raise InputError(
-            f"{path}: column '{name}' has {int(empty.sum())} empty values "
-            f"(e.g. rows {', '.join(map(str, rows))}); every customer needs an id."
+    ordered = np.sort(np.concatenate(hashes))
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if len(repeated):
+        candidates = pd.concat(
+            ids[np.isin(pd.util.hash_array(ids.astype(str).to_numpy(dtype=object)), repeated)]
+            for ids in _id_batches(path, name)
         )
-    duplicated = column.duplicated(keep=False)
-    if duplicated.any():
-        examples = column[duplicated].drop_duplicates().head(3).tolist()
-        raise InputError(
-            f"{path}: column '{name}' has duplicate ids "
-            f"({int(column.duplicated().sum())} repeated rows, e.g. {examples}); "
-            "each customer must appear once."
-        )
-    return len(column)
+        duplicated = candidates.duplicated(keep=False)
+        if duplicated.any():
+            examples = candidates[duplicated].drop_duplicates().head(3).tolist()
+            raise InputError(
+                f"{path}: column '{name}' has duplicate ids "
+                f"({int(candidates.duplicated().sum())} repeated rows, e.g. {examples}); "
+                "each customer must appear once."
+            )
+    return n_rows
+
+
+def _id_batches(path: Path, name: str, batch_size: int = 1_000_000) -> Iterator[pd.Series]:
+    try:
+        if table_format(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=[name]):
+                yield batch.column(0).to_pandas()
+        else:
+            for frame in pd.read_csv(path, usecols=[name], dtype={name: str}, chunksize=batch_size):
+                yield frame[name]
+    except InputError:
+        raise
+    except Exception as exc:
+        raise _read_error(path, exc) from None
 
 
 def iter_customer_batches(
