@@ -64,7 +64,7 @@ mlflow-server: setup ## A standalone MLflow tracking server on http://127.0.0.1:
 	$(BIN)/mlflow server --backend-store-uri sqlite:///mlflow.db \
 	  --artifacts-destination ./mlartifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
 
-BENCH_SIZES ?= 100000 1000000
+BENCH_SIZES ?= 100000 1000000 10000000
 bench: setup ## Flows against the raw LightGBM floor (bench/results/bench.md); BENCH_SIZES="..."
 	$(BIN)/python bench/bench.py --sizes $(BENCH_SIZES)
 
