@@ -22,13 +22,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from churn.errors import InputError
+
+if TYPE_CHECKING:  # pandas loads only where tables are handled: `churn --help` stays fast
+    import numpy as np
+    import pandas as pd
 
 ID_COLUMN = "customer_id"
 LABEL_COLUMN = "churned"
@@ -40,7 +42,7 @@ def value_key(value: Any) -> str:
     """A value as text for matching declared values: 1, 1.0 and "1" all read "1"."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, np.generic):
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
         return value_key(value.item())
     return "" if value is None or value != value else str(value).strip()
 
@@ -202,6 +204,8 @@ class DatasetSettings(_Declaration):
 
 
 def value_keys(values: pd.Series) -> pd.Series:
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
         return values.astype(str)
     if pd.api.types.is_float_dtype(values):
@@ -281,6 +285,7 @@ def prepare(
             churned nor stayed.
 
     Examples:
+        >>> import pandas as pd
         >>> raw = pd.DataFrame({"Churn": ["Yes", "No"], "Total": [" ", "10.5"]})
         >>> d = DatasetSettings(
         ...     id={"generate": "when_missing"},
@@ -292,6 +297,9 @@ def prepare(
         0           1   0.0        1
         1           2  10.5        0
     """
+    import numpy as np
+    import pandas as pd
+
     mapping = source_columns(list(frame.columns), dataset, source=source, labelled=labelled)
     out = pd.DataFrame(index=frame.index)
     if ID_COLUMN in mapping:
@@ -329,6 +337,9 @@ def prepare(
 def _target(
     raw: pd.Series, out: pd.DataFrame, dataset: DatasetSettings, source: str | Path, offset: int
 ) -> pd.Series:
+    import numpy as np
+    import pandas as pd
+
     target = dataset.target
     keys = value_keys(raw)
     churned = keys.isin([value_key(v) for v in target.churned])
@@ -354,11 +365,14 @@ def customer_values(customers: pd.DataFrame, dataset: DatasetSettings, clv: floa
     """Each customer's lifetime value: revenue × lifetime if declared, else ``clv``.
 
     Examples:
+        >>> import pandas as pd
         >>> d = DatasetSettings(customer_value={"revenue_column": "monthly_revenue",
         ...                                     "lifetime_months": 24})
         >>> customer_values(pd.DataFrame({"monthly_revenue": [50.0, 10.0]}), d, 1200).tolist()
         [1200.0, 240.0]
     """
+    import numpy as np
+
     rule = dataset.customer_value
     if rule is None:
         return np.full(len(customers), float(clv))

@@ -57,6 +57,23 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
         assert command in result.stdout
 
 
+def test_the_command_line_starts_without_heavy_libraries(tmp_path: Path) -> None:
+    # `churn --help` answers in well under a second because nothing heavy loads at import.
+    code = (
+        "import sys, flows.cli; "
+        "print(sorted(m for m in ('pandas', 'numpy', 'mlflow', 'lightgbm', 'prefect', "
+        "'sklearn', 'pandera') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
+
+
 def test_generate_is_deterministic(tmp_path: Path) -> None:
     args = ["data", "generate", "--customers", "300", "--seed", "5", "--json"]
     first = churn(
