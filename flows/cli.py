@@ -138,6 +138,23 @@ def retrain(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     _emit(train_flow(settings), as_json, "Trained")
 
 
+@app.command("tune")
+def tune(
+    config: ConfigOption = None,
+    trials: Annotated[int, typer.Option(min=1, help="Parameter sets to try.")] = 30,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (fewer trials).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Search the model's parameters (seeded, by cross-validated AUC) and log the trials."""
+    settings = _settings(config)
+    _flows_ready()
+    from flows.tune import tune_flow
+
+    _emit(tune_flow(settings, trials=trials, timeout_seconds=timeout), as_json, "Tuned")
+
+
 @app.command("score")
 def score(
     config: ConfigOption = None,
