@@ -65,7 +65,7 @@ def _text_columns(dataset: DatasetSettings | None) -> dict[str, type]:
     """Columns a CSV reader must keep as text: ids and categories ("007" is not 7)."""
     if dataset is None:
         return {ID_COLUMN: str}
-    names = [dataset.id.column, *dataset.id.aliases]
+    names = [ID_COLUMN, dataset.id.column, *dataset.id.aliases]
     for name, category in dataset.categorical.items():
         names += [name, *category.aliases]
     return dict.fromkeys(names, str)
@@ -112,10 +112,11 @@ def load_customers(
     return validate_customers(frame, source=path, labelled=labelled, dataset=dataset)
 
 
-def load_outcomes(path: Path) -> pd.DataFrame:
-    """Read and validate a campaign outcomes table (``customer_id, churned``)."""
+def load_outcomes(path: Path, *, dataset: DatasetSettings | None = None) -> pd.DataFrame:
+    """Read and validate a campaign outcomes table (``customer_id, churned``, or the
+    dataset's own id and target columns)."""
     path = Path(path)
-    return validate_outcomes(read_table(path), source=path)
+    return validate_outcomes(read_table(path, dataset=dataset), source=path, dataset=dataset)
 
 
 def check_customer_ids(

@@ -391,3 +391,39 @@ def undeclared_columns(found: list[str], dataset: DatasetSettings) -> list[str]:
     known |= {dataset.id.column, *dataset.id.aliases, dataset.target.column}
     known |= {*dataset.target.aliases, *dataset.drop}
     return [str(c) for c in found if str(c) not in known]
+
+
+def prepare_outcomes(
+    frame: pd.DataFrame, dataset: DatasetSettings, *, source: str | Path
+) -> pd.DataFrame:
+    """An outcomes table with ``customer_id`` and ``churned`` 0/1, from the dataset's own
+    id and target columns (a CRM export of ``customerID, Churn``) or the canonical ones.
+
+    Raises:
+        InputError: the id or target column is absent, or a target value is neither
+            churned nor stayed.
+
+    Examples:
+        >>> import pandas as pd
+        >>> d = DatasetSettings(id={"column": "customerID"},
+        ...     target={"column": "Churn", "churned": ["Yes"], "stayed": ["No"]})
+        >>> prepare_outcomes(pd.DataFrame({"customerID": ["A"], "Churn": ["Yes"]}), d,
+        ...                  source="o.csv").to_dict("records")
+        [{'customer_id': 'A', 'churned': 1}]
+    """
+    found = [str(c) for c in frame.columns]
+    id_column = _find(found, [ID_COLUMN, dataset.id.column, *dataset.id.aliases])
+    target_column = _find(found, [LABEL_COLUMN, dataset.target.column, *dataset.target.aliases])
+    missing = [
+        name
+        for name, hit in ((dataset.id.column, id_column), (dataset.target.column, target_column))
+        if hit is None
+    ]
+    if id_column is None or target_column is None:
+        raise missing_columns_error(source, missing, found)
+    out = frame.rename(columns={id_column: ID_COLUMN})
+    out[ID_COLUMN] = value_keys(out[ID_COLUMN]).where(out[ID_COLUMN].notna())
+    if target_column != LABEL_COLUMN:
+        out[LABEL_COLUMN] = _target(frame[target_column], out, dataset, source, 0)
+        out = out.drop(columns=[target_column])
+    return out

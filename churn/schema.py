@@ -18,8 +18,8 @@ from churn.dataset import (
     ID_COLUMN,
     LABEL_COLUMN,
     DatasetSettings,
-    missing_columns_error,
     prepare,
+    prepare_outcomes,
 )
 from churn.errors import InputError
 
@@ -189,8 +189,13 @@ def validate_customers(
     )
 
 
-def validate_outcomes(frame: pd.DataFrame, *, source: str | Path) -> pd.DataFrame:
-    """Check a campaign outcomes table (``customer_id, churned``) against its schema.
+def validate_outcomes(
+    frame: pd.DataFrame, *, source: str | Path, dataset: DatasetSettings | None = None
+) -> pd.DataFrame:
+    """Check a campaign outcomes table against its schema.
+
+    The table has ``customer_id, churned`` (0/1), or the dataset's own id and
+    target columns with its declared churned and stayed values.
 
     Raises:
         InputError: naming the file, the columns, the checks and example rows.
@@ -198,11 +203,9 @@ def validate_outcomes(frame: pd.DataFrame, *, source: str | Path) -> pd.DataFram
     source = str(source)
     if frame.empty:
         raise InputError(f"{source}: the table has no rows; expected one row per customer.")
-    found = [str(c) for c in frame.columns]
-    missing = [c for c in (ID_COLUMN, LABEL_COLUMN) if c not in found]
-    if missing:
-        raise missing_columns_error(source, missing, found)
-    return _validate(frame, outcome_schema(), source=source, row_offset=0)
+    dataset = DatasetSettings() if dataset is None else dataset
+    prepared = prepare_outcomes(frame, dataset, source=source)
+    return _validate(prepared, outcome_schema(), source=source, row_offset=0)
 
 
 def _validate(

@@ -52,8 +52,8 @@ def load_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
 
 
 @io_task
-def load_campaign_outcomes(path: Path) -> pd.DataFrame:
-    return load_outcomes(path)
+def load_campaign_outcomes(path: Path, settings: Settings) -> pd.DataFrame:
+    return load_outcomes(path, dataset=settings.dataset)
 
 
 @compute_task
@@ -247,7 +247,7 @@ def _report(campaign_id: str, measured: dict[str, Any], expected_roi_pct: float 
 def realized_roi_flow(settings: Settings, campaign_id: str, outcomes_path: Path) -> dict[str, Any]:
     """Measure a campaign's realized ROI against its control group and log it to its run."""
     started = time.perf_counter()
-    outcomes = load_campaign_outcomes(outcomes_path)
+    outcomes = load_campaign_outcomes(outcomes_path, settings)
     campaign = load_campaign(settings, campaign_id)
     campaign["compute_seconds"] += time.perf_counter() - started
     measured = measure_campaign(campaign, outcomes, outcomes_path, settings)

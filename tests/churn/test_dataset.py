@@ -145,3 +145,21 @@ def test_a_dataset_section_replaces_the_parents_whole(tmp_path: Path) -> None:
     assert "plan" not in dataset.categorical
     assert "days_since_last_purchase" not in dataset.days_between
     assert dataset.features[0] == "days_since_visit"
+
+
+def test_outcomes_may_come_in_the_datasets_own_columns(tmp_path: Path) -> None:
+    from churn.data import load_outcomes
+
+    dataset = _gym_config(tmp_path)
+    own = tmp_path / "crm.csv"
+    pd.DataFrame({"member_no": ["007", "008"], "left_club": ["N", "Y"]}).to_csv(own, index=False)
+    canonical = tmp_path / "outcomes.csv"
+    pd.DataFrame({"customer_id": ["007", "008"], "churned": [0, 1]}).to_csv(canonical, index=False)
+    for path in (own, canonical):
+        table = load_outcomes(path, dataset=dataset)
+        assert table[["customer_id", "churned"]].to_dict("list") == {
+            "customer_id": ["007", "008"], "churned": [0, 1],
+        }  # fmt: skip
+    pd.DataFrame({"member_no": ["007"], "left_club": ["gone"]}).to_csv(own, index=False)
+    with pytest.raises(InputError, match=r"column 'left_club' has 1 value .*'gone'"):
+        load_outcomes(own, dataset=dataset)
