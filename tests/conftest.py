@@ -20,6 +20,12 @@ from churn.settings import (
 SMALL_WORLD = 4000
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Two xdist workers on two cores, each running LightGBM's OpenMP threads: idle
+    # threads that spin-wait starve the other worker (the suite ran 9x slower).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def make_settings(
     root: Path,
     *,
