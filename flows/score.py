@@ -91,6 +91,8 @@ def dask_runner(campaign: CampaignSettings) -> Any:
         cluster_kwargs={
             "n_workers": campaign.dask_workers, "threads_per_worker": 1, "processes": True,
             "host": "127.0.0.1", "dashboard_address": None,
+            # Several workers share the cores: LightGBM's idle OpenMP threads must not spin.
+            "env": {"OMP_WAIT_POLICY": "PASSIVE"},
         }
     )  # fmt: skip
 

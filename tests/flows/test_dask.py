@@ -50,3 +50,17 @@ def test_dask_runner_scores_exactly_like_the_local_one(
     client = MlflowClient(settings.tracking.uri)
     run = client.get_run(distributed["mlflow_run_id"])
     assert run.data.tags["scoring.engine"] == "lleaves"
+
+    # A bad row in one chunk: a clear error from the worker, earlier outputs untouched.
+    from churn.errors import InputError
+
+    before = (tmp_path / "dask" / "same" / "scores.parquet").read_bytes()
+    current = pd.read_parquet(settings.data.scoring_path)
+    current.loc[2500, "sentiment_score"] = 7.0
+    current.to_parquet(settings.data.scoring_path, index=False)
+    with pytest.raises(InputError, match=r"'sentiment_score'.*row 2501"):
+        score_flow(on_dask, campaign_id="same")
+    assert (tmp_path / "dask" / "same" / "scores.parquet").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "dask" / "same").iterdir()) == [
+        "assignment.parquet", "campaign.csv", "scores.parquet",
+    ]  # fmt: skip
