@@ -17,7 +17,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP) ## Create .venv and install the package with its test extras
