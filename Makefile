@@ -17,7 +17,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP) ## Create .venv and install the package with its test extras
@@ -29,7 +29,7 @@ retrain: setup ## Train and register a model now
 	$(BIN)/churn retrain --config $(CONFIG)
 
 test: setup lint ## Lint, then run every test (slow ones included)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 test-fast: setup ## Run the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow"

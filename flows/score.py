@@ -119,7 +119,13 @@ def score_on_dask(
                 )
                 for chunk in chunks
             ]
-            results = [future.result() for future in futures]
+            try:
+                results = [future.result() for future in futures]
+            except BaseException:
+                # Let the other chunks finish before their parts are removed.
+                for future in futures:
+                    future.wait()
+                raise
         return combine_chunks(
             results, champion.model, scores_path=out_dir / "scores.parquet",
             campaign_path=out_dir / "campaign.csv",

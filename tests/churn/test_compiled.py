@@ -15,9 +15,6 @@ from churn.settings import ModelSettings
 from churn.synthetic import generate_world
 from churn.train import split_customers, train_model
 
-# One worker builds this module's fitted models once (xdist --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("test_compiled")
-
 
 @pytest.fixture(scope="module")
 def model_and_rows() -> tuple[ChurnModel, pd.DataFrame]:

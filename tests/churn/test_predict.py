@@ -17,10 +17,6 @@ from churn.train import split_customers, train_model
 SCORED_AT = datetime(2026, 9, 30, 6, 0, tzinfo=UTC)
 
 
-# One worker builds this module's fitted models once (xdist --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("test_predict")
-
-
 @pytest.fixture(scope="module")
 def model_and_current() -> tuple[ChurnModel, pd.DataFrame]:
     world = generate_world(5000, seed=8, as_of=date(2026, 6, 30))

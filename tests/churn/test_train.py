@@ -14,9 +14,6 @@ from churn.settings import ModelSettings
 from churn.synthetic import generate_world, true_churn_probability
 from churn.train import split_customers, train_model
 
-# One worker builds this module's fitted models once (xdist --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("test_train")
-
 
 @pytest.fixture(scope="module")
 def world() -> pd.DataFrame:
