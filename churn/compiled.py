@@ -11,6 +11,8 @@ to LightGBM and says why.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,8 @@ class CompiledTrees:
 
     library: Path
     engine: Any
+    # Seconds the compiler took; 0 for trees loaded from an earlier compile.
+    compile_seconds: float = 0.0
 
     def predict(self, matrix: np.ndarray, *, n_jobs: int = 2) -> np.ndarray:
         """Raw (uncalibrated) churn probability per row."""
@@ -50,21 +54,33 @@ class CompiledTrees:
         return proba
 
 
-def compile_booster(booster: Any, folder: Path, *, num_iteration: int) -> tuple[Path, float]:
-    """Write the booster's first ``num_iteration`` trees and compile them into ``folder``.
+def compile_booster(booster: Any, folder: Path, *, num_iteration: int) -> CompiledTrees:
+    """Compile the booster's first ``num_iteration`` trees into ``folder``, ready to score.
 
-    Returns the folder and the seconds the compiler took.
+    The folder (trees as text and the library) appears whole or not at all:
+    it is written beside its final place and renamed into it, replacing an
+    earlier one.
 
     Raises:
         ImportError: ``lleaves`` is not installed.
     """
     import lleaves
 
-    folder.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(folder / MODEL_FILE), num_iteration=num_iteration)
-    started = time.perf_counter()
-    lleaves.Model(model_file=str(folder / MODEL_FILE)).compile(cache=str(folder / LIBRARY_FILE))
-    return folder, time.perf_counter() - started
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
+    try:
+        started = time.perf_counter()
+        booster.save_model(str(work / MODEL_FILE), num_iteration=num_iteration)
+        engine = lleaves.Model(model_file=str(work / MODEL_FILE))
+        engine.compile(cache=str(work / LIBRARY_FILE))
+        seconds = time.perf_counter() - started
+        if folder.exists():
+            shutil.rmtree(folder)
+        work.rename(folder)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return CompiledTrees(library=folder / LIBRARY_FILE, engine=engine, compile_seconds=seconds)
 
 
 def load_compiled(folder: Path) -> CompiledTrees:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 
@@ -71,39 +69,3 @@ def expected_calibration_error(y_true: np.ndarray, y_score: np.ndarray, *, bins:
         - np.bincount(index, weights=y_score, minlength=bins)
     )
     return round(float(gap.sum() / count.sum()), 12)
-
-
-def expected_max_profit(
-    y_true: np.ndarray,
-    y_score: np.ndarray,
-    *,
-    clv: float,
-    cost_per_contact: float,
-    save_rate: float,
-    concentration: float = 8.0,
-) -> dict[str, float]:
-    """EMPC (Verbraken, Verbeke & Baesens 2013), from the ``empulse`` package.
-
-    The share of contacted churners who accept the offer is uncertain:
-    Beta(a, b) with mean ``save_rate`` and ``a + b = concentration``. The
-    offer costs nothing beyond the contact (``incentive_cost=0``), as in this
-    project's economics.
-
-    Returns:
-        ``empc``: the expected maximum profit, dollars per customer scored;
-        ``empc_target_share``: the share of customers to target to reach it
-        (a share of customers, not a probability threshold).
-    """
-    from empulse.metrics import empc_score
-
-    params: dict[str, Any] = {
-        "alpha": save_rate * concentration,
-        "beta": (1 - save_rate) * concentration,
-        "clv": clv,
-        "incentive_cost": 0.0,
-        "contact_cost": cost_per_contact,
-    }
-    return {
-        "empc": float(empc_score(y_true, y_score, **params)),
-        "empc_target_share": float(empc_score.optimal_rate(y_true, y_score, **params)),
-    }

@@ -1,13 +1,22 @@
-"""Splitting labelled customers and fitting the calibrated churn model."""
+"""Splitting labelled customers and fitting the calibrated churn model.
+
+Training is three stages, so that a pipeline can compile the trees between the
+fit and the calibration and calibrate (and evaluate) with the compiled trees:
+``fit_trees`` (LightGBM with early stopping), then optionally
+``churn.compiled.compile_booster``, then ``calibrate``. ``train_model`` is the
+first and last of them in one call.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from churn.drift import profile_features
+from churn.compiled import CompiledTrees
+from churn.drift import FeatureProfile, profile_features
 from churn.features import SYNTHETIC, FeatureSpec, build_features, category_levels
 from churn.model import Calibrator, ChurnModel, SigmoidCalibrator
 from churn.schema import LABEL_COLUMN
@@ -28,6 +37,11 @@ def split_customers(
 ) -> Split:
     """Split a labelled table three ways, stratified on the label, reproducibly.
 
+    Each class is shuffled with a generator seeded by ``seed`` and cut into
+    test, validation and train shares, so every part has the table's churn
+    rate (to a customer) and at least one customer of each class. The parts
+    keep the table's row order.
+
     Examples:
         >>> import pandas as pd
         >>> t = pd.DataFrame({"customer_id": range(100), "churned": [0, 1] * 50})
@@ -37,24 +51,32 @@ def split_customers(
         >>> float(s.test["churned"].mean())
         0.5
     """
-    from sklearn.model_selection import train_test_split
-
-    labels = customers[LABEL_COLUMN]
-    if labels.nunique() < 2:
+    labels = customers[LABEL_COLUMN].to_numpy()
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) < 2:
         raise ValueError(
-            f"column '{LABEL_COLUMN}' holds only {sorted(labels.unique().tolist())}; "
+            f"column '{LABEL_COLUMN}' holds only {classes.tolist()}; "
             "training needs both churned (1) and retained (0) customers"
         )
-    rest, test = train_test_split(
-        customers, test_size=test_size, stratify=labels, random_state=seed
-    )
-    train, validation = train_test_split(
-        rest,
-        test_size=validation_size / (1 - test_size),
-        stratify=rest[LABEL_COLUMN],
-        random_state=seed,
-    )
-    return Split(train=train, validation=validation, test=test)
+    if counts.min() < 3:
+        raise ValueError(
+            f"column '{LABEL_COLUMN}' has only {counts.min()} customer(s) of class "
+            f"{classes[counts.argmin()]!r}; training needs at least 3 of each class "
+            "(one each for train, validation and test)"
+        )
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {"train": [], "validation": [], "test": []}
+    for value in classes:
+        members = rng.permutation(np.flatnonzero(labels == value))
+        n_test = max(1, round(len(members) * test_size))
+        n_validation = max(1, round(len(members) * validation_size))
+        parts["test"].append(members[:n_test])
+        parts["validation"].append(members[n_test : n_test + n_validation])
+        parts["train"].append(members[n_test + n_validation :])
+    taken = {
+        name: customers.take(np.sort(np.concatenate(chunks))) for name, chunks in parts.items()
+    }
+    return Split(**taken)
 
 
 def fit_calibrator(raw: np.ndarray, y: np.ndarray, *, method: str) -> Calibrator:
@@ -79,18 +101,57 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray, *, method: str) -> Calibrator
     raise ValueError(f"calibration method {method!r} is not one of 'isotonic', 'sigmoid'")
 
 
-def train_model(
+@dataclass(frozen=True)
+class Trees:
+    """Boosted trees before calibration, with what scoring needs to rebuild features."""
+
+    booster: Any
+    spec: FeatureSpec
+    categories: dict[str, list[str]]
+    # Trees kept (the best validation loss) and boosting rounds run to find them.
+    best_iteration: int
+    boosting_rounds: int
+    profiles: list[FeatureProfile] = field(default_factory=list)
+
+
+def lightgbm_classifier(
+    params: ModelSettings, *, features: list[str], n_estimators: int | None = None
+) -> Any:
+    """The unfitted LightGBM classifier of ``params`` for these feature columns.
+
+    ``n_estimators`` overrides the configured boosting rounds (early stopping
+    usually ends them sooner).
+    """
+    import lightgbm as lgb
+
+    return lgb.LGBMClassifier(
+        n_estimators=params.n_estimators if n_estimators is None else n_estimators,
+        learning_rate=params.learning_rate,
+        num_leaves=params.num_leaves,
+        min_child_samples=params.min_child_samples,
+        subsample=params.subsample,
+        subsample_freq=1,
+        colsample_bytree=params.colsample_bytree,
+        reg_lambda=params.reg_lambda,
+        monotone_constraints=[params.monotone_constraints.get(f, 0) for f in features],
+        random_state=params.seed,
+        n_jobs=2,
+        verbose=-1,
+    )
+
+
+def fit_trees(
     train: pd.DataFrame,
     validation: pd.DataFrame,
     *,
     params: ModelSettings,
     spec: FeatureSpec = SYNTHETIC,
-) -> ChurnModel:
-    """Fit LightGBM on ``train`` (early stopping on ``validation``), then calibrate on it.
+) -> Trees:
+    """Fit LightGBM on ``train``, stopping early when the loss on ``validation`` stops falling.
 
     Args:
         train: labelled customers to fit the trees on.
-        validation: labelled customers for early stopping and calibration.
+        validation: labelled customers for early stopping.
         params: the model settings.
         spec: which columns are features (the synthetic world's by default).
     """
@@ -99,40 +160,69 @@ def train_model(
     categories = category_levels(train, spec)
     x_train = build_features(train, spec=spec, categories=categories)
     x_valid = build_features(validation, spec=spec, categories=categories)
-    y_train = train[LABEL_COLUMN].to_numpy()
-    y_valid = validation[LABEL_COLUMN].to_numpy()
-    booster = lgb.LGBMClassifier(
-        n_estimators=params.n_estimators,
-        learning_rate=params.learning_rate,
-        num_leaves=params.num_leaves,
-        min_child_samples=params.min_child_samples,
-        subsample=params.subsample,
-        subsample_freq=1,
-        colsample_bytree=params.colsample_bytree,
-        reg_lambda=params.reg_lambda,
-        monotone_constraints=[params.monotone_constraints.get(f, 0) for f in x_train.columns],
-        random_state=params.seed,
-        n_jobs=2,
-        verbose=-1,
-    )
+    booster = lightgbm_classifier(params, features=list(x_train.columns))
     booster.fit(
         x_train,
-        y_train,
+        train[LABEL_COLUMN].to_numpy(),
         eval_X=(x_valid,),
-        eval_y=(y_valid,),
+        eval_y=(validation[LABEL_COLUMN].to_numpy(),),
         eval_metric="binary_logloss",
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
-    raw_valid = np.asarray(booster.predict_proba(x_valid))[:, 1]
-    calibrator = fit_calibrator(raw_valid, y_valid, method=params.calibration)
-    return ChurnModel(
+    (losses,) = booster.evals_result_.values()
+    return Trees(
         booster=booster,
-        calibrator=calibrator,
         spec=spec,
         categories=categories,
         best_iteration=int(booster.best_iteration_ or params.n_estimators),
+        boosting_rounds=len(losses["binary_logloss"]),
         profiles=profile_features(x_train),
     )
+
+
+class _Uncalibrated:
+    """Raw scores unchanged: the calibrator's place while the calibrator is fitted."""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+
+def calibrate(
+    trees: Trees,
+    validation: pd.DataFrame,
+    *,
+    method: str,
+    compiled: CompiledTrees | None = None,
+) -> ChurnModel:
+    """The churn model: ``trees`` with a calibrator fitted on ``validation``.
+
+    With ``compiled`` (the same trees compiled), the validation customers are
+    scored by it, and the model keeps it for scoring.
+    """
+    model = ChurnModel(
+        booster=trees.booster,
+        calibrator=_Uncalibrated(),
+        spec=trees.spec,
+        categories=trees.categories,
+        best_iteration=trees.best_iteration,
+        profiles=trees.profiles,
+        compiled=compiled,
+    )
+    raw = model.raw_score(model.features(validation))
+    model.calibrator = fit_calibrator(raw, validation[LABEL_COLUMN].to_numpy(), method=method)
+    return model
+
+
+def train_model(
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    *,
+    params: ModelSettings,
+    spec: FeatureSpec = SYNTHETIC,
+) -> ChurnModel:
+    """Fit LightGBM on ``train`` (early stopping on ``validation``), then calibrate on it."""
+    trees = fit_trees(train, validation, params=params, spec=spec)
+    return calibrate(trees, validation, method=params.calibration)
 
 
 def cross_validate(

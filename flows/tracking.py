@@ -20,6 +20,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
+from churn.compiled import CompiledTrees
 from churn.errors import NotReadyError
 from churn.model import ChurnModel
 from churn.settings import TrackingSettings
@@ -267,46 +268,54 @@ class Champion:
 COMPILED_DIR = "compiled"
 
 
-def log_compiled(client: MlflowClient, run_id: str, model: ChurnModel) -> dict[str, Any]:
-    """Compile the model's trees and keep them with the run; say why not when impossible.
-
-    Returns ``{"compile_seconds": s}`` or ``{"note": reason}``.
-    """
+def compiled_cache(run_id: str) -> Path:
+    """Where this machine keeps a run's compiled trees: compiled here, or downloaded once."""
     import tempfile
 
-    from churn.compiled import compile_booster
+    return Path(tempfile.gettempdir()) / "churn-compiled" / run_id / COMPILED_DIR
 
-    with tempfile.TemporaryDirectory() as tmp:
+
+def log_compiled(client: MlflowClient, run_id: str, compiled: CompiledTrees) -> None:
+    """Keep the compiled trees (text and library) with the run, for scoring elsewhere."""
+    client.log_artifacts(run_id, str(compiled.library.parent), COMPILED_DIR)
+    client.set_tag(run_id, "compiled", "lleaves")
+    log_metrics(client, run_id, {"compile_seconds": compiled.compile_seconds})
+
+
+def _download_whole(client: MlflowClient, run_id: str, path: str, target: Path) -> None:
+    """Download a run's artifact folder to ``target``, which appears whole or not at all."""
+    import shutil
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        client.download_artifacts(run_id, path, str(work))
         try:
-            folder, seconds = compile_booster(
-                model.booster.booster_, Path(tmp), num_iteration=model.best_iteration
-            )
-        except ImportError:
-            return {"note": "lleaves is not installed (pip install -e '.[compiled]')"}
-        except Exception as exc:  # a compiler failure must not lose the trained model
-            return {"note": f"compiling failed: {type(exc).__name__}: {exc}"}
-        client.log_artifacts(run_id, str(folder), COMPILED_DIR)
-    return {"compile_seconds": seconds}
+            (work / path).rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            # Another process put the same folder there first: keep theirs.
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def attach_compiled(client: MlflowClient, model: ChurnModel, run_id: str) -> str | None:
     """Attach the run's compiled trees to ``model``; return why not, or None.
 
-    The library is downloaded once per run into the temporary folder and reused.
+    The library is downloaded once per run into ``compiled_cache`` and reused.
     """
-    import tempfile
-
     from churn.compiled import LIBRARY_FILE, load_compiled
 
-    cache = Path(tempfile.gettempdir()) / "churn-compiled" / run_id
+    cache = compiled_cache(run_id)
     try:
-        if not (cache / COMPILED_DIR / LIBRARY_FILE).is_file():
+        if not (cache / LIBRARY_FILE).is_file():
             names = {Path(a.path).name for a in client.list_artifacts(run_id, COMPILED_DIR)}
             if LIBRARY_FILE not in names:
                 return "the model version has no compiled trees (trained with model.compile off?)"
-            cache.mkdir(parents=True, exist_ok=True)
-            client.download_artifacts(run_id, COMPILED_DIR, str(cache))
-        model.compiled = load_compiled(cache / COMPILED_DIR)
+            _download_whole(client, run_id, COMPILED_DIR, cache)
+        model.compiled = load_compiled(cache)
     except ImportError:
         return "lleaves is not installed (pip install -e '.[compiled]')"
     except Exception as exc:

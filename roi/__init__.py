@@ -17,7 +17,8 @@ knowledge of the churn package. Naming:
 Families: ``campaign`` (ROI from counts, expected and backtest ROI),
 ``realized`` (measured against the control group, with intervals, power and
 split checks), ``curves`` (profit curve, threshold comparison, gains, Qini),
-``costs`` (full-cost ROI and payback).
+``costs`` (full-cost ROI and payback), ``empc`` (the expected maximum profit
+measure of a churn model, EMPC).
 
 The reference worked example of the domain brief — 1,000 flagged customers,
 40 % of whom would churn, 15 % with the campaign, CLV $1,200, $50 a contact —
@@ -41,6 +42,7 @@ from roi.curves import (
     profit_curve,
     qini_curve,
 )
+from roi.empc import EMPC, expected_max_profit
 from roi.realized import (
     RealizedROI,
     minimum_detectable_effect,
@@ -49,6 +51,7 @@ from roi.realized import (
 )
 
 __all__ = [
+    "EMPC",
     "CampaignROI",
     "FullCostROI",
     "RealizedROI",
@@ -58,6 +61,7 @@ __all__ = [
     "campaign_roi",
     "compare_thresholds",
     "cumulative_gains",
+    "expected_max_profit",
     "expected_roi",
     "full_cost_roi",
     "minimum_detectable_effect",

@@ -13,7 +13,7 @@ from churn.compiled import compile_booster, load_compiled
 from churn.model import ChurnModel
 from churn.settings import ModelSettings
 from churn.synthetic import generate_world
-from churn.train import split_customers, train_model
+from churn.train import calibrate, fit_trees, split_customers, train_model
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +32,56 @@ def test_compiled_and_native_scores_agree_to_1e9(
     model, rows = model_and_rows
     native_raw = model.raw_score(model.features(rows))
     native = model.predict_proba(rows)
-    folder, seconds = compile_booster(
+    compiled = compile_booster(
         model.booster.booster_, tmp_path / "compiled", num_iteration=model.best_iteration
     )
-    assert seconds > 0
-    model.compiled = load_compiled(folder)
-    try:
-        assert model.engine == "lleaves"
-        np.testing.assert_allclose(model.raw_score(model.features(rows)), native_raw, atol=1e-9)
-        np.testing.assert_allclose(model.predict_proba(rows), native, atol=1e-9, rtol=0)
-    finally:
-        model.compiled = None
+    assert compiled.compile_seconds > 0
+    # As compiled, and as scoring loads it later from the folder.
+    for trees in (compiled, load_compiled(tmp_path / "compiled")):
+        model.compiled = trees
+        try:
+            assert model.engine == "lleaves"
+            np.testing.assert_allclose(
+                model.raw_score(model.features(rows)), native_raw, atol=1e-9, rtol=0
+            )
+            np.testing.assert_allclose(model.predict_proba(rows), native, atol=1e-9, rtol=0)
+        finally:
+            model.compiled = None
     assert model.engine == "lightgbm"
+
+
+def test_calibrating_on_compiled_scores_gives_the_native_model(tmp_path: Path) -> None:
+    world = generate_world(3000, seed=9, as_of=date(2026, 6, 30))
+    split = split_customers(world.customers, test_size=0.2, validation_size=0.2, seed=2)
+    trees = fit_trees(split.train, split.validation, params=ModelSettings())
+    compiled = compile_booster(
+        trees.booster.booster_, tmp_path / "c", num_iteration=trees.best_iteration
+    )
+    native = calibrate(trees, split.validation, method="isotonic")
+    fast = calibrate(trees, split.validation, method="isotonic", compiled=compiled)
+    assert fast.engine == "lleaves" and native.engine == "lightgbm"
+    np.testing.assert_allclose(
+        fast.predict_proba(world.current), native.predict_proba(world.current), atol=1e-9, rtol=0
+    )
+
+
+def test_compiling_replaces_a_folder_whole_and_a_failure_leaves_none(
+    model_and_rows: tuple[ChurnModel, pd.DataFrame], tmp_path: Path
+) -> None:
+    model, _ = model_and_rows
+    folder = tmp_path / "compiled"
+    folder.mkdir()
+    (folder / "stale.txt").write_text("from an earlier compile")
+    compile_booster(model.booster.booster_, folder, num_iteration=3)
+    assert sorted(p.name for p in folder.iterdir()) == ["model.so", "model.txt"]
+
+    class Broken:
+        def save_model(self, path: str, *, num_iteration: int) -> None:
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        compile_booster(Broken(), tmp_path / "other", num_iteration=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compiled"]
 
 
 def test_a_pickled_model_leaves_its_compiled_trees_behind(
@@ -52,8 +90,7 @@ def test_a_pickled_model_leaves_its_compiled_trees_behind(
     import pickle
 
     model, rows = model_and_rows
-    folder, _ = compile_booster(model.booster.booster_, tmp_path, num_iteration=5)
-    model.compiled = load_compiled(folder)
+    model.compiled = compile_booster(model.booster.booster_, tmp_path, num_iteration=5)
     try:
         copy = pickle.loads(pickle.dumps(model))
     finally:

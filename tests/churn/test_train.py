@@ -88,8 +88,10 @@ def test_risk_moves_the_way_the_truth_says(
     )
     assert np.sign(truth_shift) == direction  # the premise of the test
     assert np.sign(after.mean() - before.mean()) == direction
-    # Most customers move the same way (trees are flat in places, so not all).
-    assert (np.sign(after - before) == -direction).mean() < 0.1
+    # Customers move the same way or not at all: trees are flat in places and pick up
+    # small interactions, so a few move the other way, but hardly any by more than a
+    # point (the plan's true effect is itself a fraction of a point on average).
+    assert (direction * (after - before) < -0.01).mean() < 0.05
 
 
 def test_the_customer_id_does_not_change_the_score(fitted: tuple[ChurnModel, pd.DataFrame]) -> None:

@@ -87,7 +87,12 @@ def test_months_of_drift_retrain_promotion_and_rollback(
     run = client.get_run(worse["mlflow_run_id"]).data
     assert run.tags["promotion.decision"] == "kept"
     assert run.tags["promotion.reason"].startswith("kept the champion: challenger")
-    assert run.metrics["roi_pct"] < run.metrics["champion_roi_pct"]
+    # A calibrated model of noise predicts about the churn rate for everyone, so it flags
+    # few or nobody above 0.7: its backtest ROI is lower, or not measurable at all.
+    if "roi_pct" in run.metrics:
+        assert run.metrics["roi_pct"] < run.metrics["champion_roi_pct"]
+    else:
+        assert run.tags["roi_pct"].startswith("not measurable")
     quiet = month(base, tmp_path, as_of=date(2026, 12, 31), customers=4000, retrain=False)
     assert score_flow(quiet, campaign_id="2026-12b")["model_version"] == "2"
 
