@@ -167,21 +167,18 @@ def _run(name: str, root: Path, n: int) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _measure(name: str, root: Path, n: int, repeat: int) -> dict[str, Any]:
-    """Run a case ``repeat`` times: median seconds, highest peak memory, every sample."""
-    runs = [_run(name, root, n) for _ in range(repeat)]
-    seconds = [r["seconds"] for r in runs]
-    return runs[0] | {
-        "seconds": statistics.median(seconds),
-        "samples": seconds,
-        "peak_mb": max(r["peak_mb"] for r in runs),
-        # Compiling happens inside the flow's seconds: take it from the same runs.
-        **(
-            {"compile_seconds": statistics.median(r["compile_seconds"] for r in runs)}
-            if "compile_seconds" in runs[0]
-            else {}
-        ),
-    }
+def _rounds(names: list[str], root: Path, n: int, repeat: int) -> dict[str, list[dict[str, Any]]]:
+    """Run the cases in turn, ``repeat`` rounds, so that a flow and its floor see the
+    machine in the same state (this one has slow spells of a minute or so)."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for _ in range(repeat):
+        for name in names:
+            runs[name].append(_run(name, root, n))
+    return runs
+
+
+def _median(values: Any) -> float:
+    return float(statistics.median(values))
 
 
 def main() -> None:
@@ -206,36 +203,49 @@ def main() -> None:
         train_rows = min(n, args.train_max)
         _run(f"generate:{train_rows}", root, n)
         first = _run("train_flow", root, n)
-        train = _measure("train_flow", root, n, args.repeat)
-        fit = _measure(f"raw_fit:{train['boosting_rounds']}", root, n, args.repeat)
-        score = _measure("score_flow", root, n, args.repeat)
-        raw = _measure("raw_predict", root, n, args.repeat)
-        compiled = _measure("compiled_predict", root, n, args.repeat)
+        fit_case = f"raw_fit:{first['boosting_rounds']}"  # the same data and seed: same rounds
+        t = _rounds(["train_flow", fit_case], root, n, args.repeat)
+        train, fit = t["train_flow"], t[fit_case]
+        s = _rounds(["score_flow", "raw_predict", "compiled_predict"], root, n, args.repeat)
+        score, raw, compiled = s["score_flow"], s["raw_predict"], s["compiled_predict"]
+        score_s, train_s = (_median(r["seconds"] for r in runs) for runs in (score, train))
+        raw_s, compiled_s = (_median(r["seconds"] for r in runs) for runs in (raw, compiled))
         rows.append({
             "rows": n, "train_rows": train_rows,
-            "score_flow_s": score["seconds"], "score_flow_rows_per_s": n / score["seconds"],
-            "raw_predict_s": raw["seconds"], "raw_predict_rows_per_s": n / raw["seconds"],
-            "score_ratio": raw["seconds"] / score["seconds"],
-            "compiled_predict_s": compiled["seconds"],
-            "compiled_predict_rows_per_s": n / compiled["seconds"],
-            "compiled_ratio": compiled["seconds"] / score["seconds"],
-            "score_flow_peak_mb": score["peak_mb"], "raw_predict_peak_mb": raw["peak_mb"],
+            "score_flow_s": score_s, "score_flow_rows_per_s": n / score_s,
+            "raw_predict_s": raw_s, "raw_predict_rows_per_s": n / raw_s,
+            "compiled_predict_s": compiled_s, "compiled_predict_rows_per_s": n / compiled_s,
+            # Ratios are medians of the ratios within each round.
+            "score_ratio": _median(
+                r["seconds"] / f["seconds"] for r, f in zip(raw, score, strict=True)
+            ),
+            "compiled_ratio": _median(
+                c["seconds"] / f["seconds"] for c, f in zip(compiled, score, strict=True)
+            ),
+            "score_flow_peak_mb": max(r["peak_mb"] for r in score),
+            "raw_predict_peak_mb": max(r["peak_mb"] for r in raw),
             "first_train_flow_s": first["seconds"],
-            "train_flow_s": train["seconds"], "train_flow_peak_mb": train["peak_mb"],
-            "compile_s": train["compile_seconds"],
-            "boosting_rounds": train["boosting_rounds"],
-            "raw_fit_s": fit["seconds"], "raw_fit_peak_mb": fit["peak_mb"],
-            "train_ratio": (train["seconds"] - train["compile_seconds"]) / fit["seconds"],
+            "train_flow_s": train_s, "train_flow_peak_mb": max(r["peak_mb"] for r in train),
+            "compile_s": _median(r["compile_seconds"] for r in train),
+            "boosting_rounds": first["boosting_rounds"],
+            "raw_fit_s": _median(r["seconds"] for r in fit),
+            "raw_fit_peak_mb": max(r["peak_mb"] for r in fit),
+            "train_ratio": _median(
+                (r["seconds"] - r["compile_seconds"]) / f["seconds"]
+                for r, f in zip(train, fit, strict=True)
+            ),
             "samples_s": {
-                "score_flow": score["samples"], "raw_predict": raw["samples"],
-                "compiled_predict": compiled["samples"], "train_flow": train["samples"],
-                "raw_fit": fit["samples"],
-            },
+                name: [r["seconds"] for r in runs] for name, runs in (t | s).items()
+            } | {"compile": [r["compile_seconds"] for r in train]},
         })  # fmt: skip
         print(json.dumps(rows[-1]), flush=True)
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    repeats = f"median of {args.repeat} runs" if args.repeat > 1 else "one run"
+    repeats = (
+        f"median of {args.repeat} rounds (ratios: median of each round's ratio)"
+        if args.repeat > 1
+        else "one run"
+    )
     backend = os.environ.get("PREFECT_API_URL") or "Prefect temporary backend (start-up included)"
     lines = [
         f"Machine: {machine}; {backend}; timings are the {repeats} of each case.",

@@ -56,6 +56,26 @@ def client_for(tracking: TrackingSettings) -> MlflowClient:
     return MlflowClient(tracking_uri=tracking.uri, registry_uri=tracking.uri)
 
 
+def check_store(tracking: TrackingSettings) -> None:
+    """Open the tracking store and read from it.
+
+    Raises:
+        NotReadyError: it cannot be reached (MLflow has already retried an HTTP
+            server with its own backoff).
+    """
+    client = client_for(tracking)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise NotReadyError(
+            f"The MLflow tracking store {client.tracking_uri} cannot be reached "
+            f"({type(exc).__name__}: {first_line[:300]}); nothing was trained or scored. "
+            "Start the server (make mlflow-server) or set tracking.uri / MLFLOW_TRACKING_URI "
+            "to a store that answers."
+        ) from exc
+
+
 def experiment_id(client: MlflowClient, name: str, artifact_dir: Path) -> str:
     """The experiment's id, creating it with its own artifact folder if new."""
     experiment = client.get_experiment_by_name(name)

@@ -51,7 +51,7 @@ def load_training_data(settings: Settings) -> pd.DataFrame:
 @io_task
 def check_tracking(settings: Settings) -> None:
     """Open the tracking store: one that cannot be reached fails the run before training."""
-    tracking.client_for(settings.tracking).search_experiments(max_results=1)
+    tracking.check_store(settings.tracking)
 
 
 @compute_task

@@ -76,3 +76,30 @@ def test_pipeline_against_a_tracking_server(
     assert train.info.artifact_uri.startswith("mlflow-artifacts:")
     assert any((tmp_path / "server-artifacts").rglob("assignment.parquet"))
     assert not (tmp_path / "unused").exists()
+
+
+def test_an_unreachable_store_fails_the_run_before_training(
+    prefect_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from churn.errors import NotReadyError
+    from flows.train import train_flow
+
+    # MLflow would retry a dead server with backoff for minutes; once is enough here.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    nobody = f"http://127.0.0.1:{_free_port()}"
+    settings = make_settings(tmp_path).model_copy(
+        update={"tracking": TrackingSettings(uri=nobody, artifact_dir=tmp_path / "unused")}
+    )
+    state = train_flow(settings, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(NotReadyError, match=rf"tracking store {nobody} cannot be reached"):
+        state.result()
+    flow_run = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+    with get_client(sync_client=True) as prefect:
+        tasks = {t.name.rsplit("-", 1)[0] for t in prefect.read_task_runs(flow_run_filter=flow_run)}
+    assert "check_tracking" in tasks
+    assert not tasks & {"split_data", "boost_trees", "compile_trees", "register"}
