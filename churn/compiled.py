@@ -11,8 +11,6 @@ to LightGBM and says why.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from churn.atomic import atomic_folder
 
 MODEL_FILE = "model.txt"
 LIBRARY_FILE = "model.so"
@@ -66,20 +66,12 @@ def compile_booster(booster: Any, folder: Path, *, num_iteration: int) -> Compil
     """
     import lleaves
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
-    try:
+    with atomic_folder(folder) as work:
         started = time.perf_counter()
         booster.save_model(str(work / MODEL_FILE), num_iteration=num_iteration)
         engine = lleaves.Model(model_file=str(work / MODEL_FILE))
         engine.compile(cache=str(work / LIBRARY_FILE))
         seconds = time.perf_counter() - started
-        if folder.exists():
-            shutil.rmtree(folder)
-        work.rename(folder)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return CompiledTrees(library=folder / LIBRARY_FILE, engine=engine, compile_seconds=seconds)
 
 

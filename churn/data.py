@@ -7,9 +7,6 @@ leaves the previous file or the new one, never half of one.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churn.atomic import atomic_path
 from churn.dataset import ID_COLUMN, DatasetSettings, source_columns
 from churn.errors import InputError
 from churn.schema import validate_customers, validate_outcomes
@@ -220,19 +218,6 @@ def iter_customer_batches(
         raise _read_error(path, exc) from None
     if offset == 0:
         raise InputError(f"{path}: the table has no rows; expected one row per customer.")
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> Path:

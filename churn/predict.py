@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from churn.data import Chunk, atomic_path, check_customer_ids, iter_customer_batches, read_chunk
+from churn.atomic import atomic_path
+from churn.data import Chunk, check_customer_ids, iter_customer_batches, read_chunk
 from churn.dataset import VALUE_COLUMN, DatasetSettings, customer_values
 from churn.drift import DriftMonitor
 from churn.holdout import CONTROL, assign_groups

@@ -20,6 +20,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
+from churn.atomic import atomic_folder
 from churn.compiled import CompiledTrees
 from churn.errors import NotReadyError
 from churn.model import ChurnModel
@@ -292,7 +293,7 @@ def compiled_cache(run_id: str) -> Path:
     """Where this machine keeps a run's compiled trees: compiled here, or downloaded once."""
     import tempfile
 
-    return Path(tempfile.gettempdir()) / "churn-compiled" / run_id / COMPILED_DIR
+    return Path(tempfile.gettempdir()) / "churn-compiled" / run_id
 
 
 def log_compiled(client: MlflowClient, run_id: str, compiled: CompiledTrees) -> None:
@@ -300,25 +301,6 @@ def log_compiled(client: MlflowClient, run_id: str, compiled: CompiledTrees) -> 
     client.log_artifacts(run_id, str(compiled.library.parent), COMPILED_DIR)
     client.set_tag(run_id, "compiled", "lleaves")
     log_metrics(client, run_id, {"compile_seconds": compiled.compile_seconds})
-
-
-def _download_whole(client: MlflowClient, run_id: str, path: str, target: Path) -> None:
-    """Download a run's artifact folder to ``target``, which appears whole or not at all."""
-    import shutil
-    import tempfile
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
-    try:
-        client.download_artifacts(run_id, path, str(work))
-        try:
-            (work / path).rename(target)
-        except OSError:
-            if not target.is_dir():
-                raise
-            # Another process put the same folder there first: keep theirs.
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def attach_compiled(client: MlflowClient, model: ChurnModel, run_id: str) -> str | None:
@@ -334,7 +316,11 @@ def attach_compiled(client: MlflowClient, model: ChurnModel, run_id: str) -> str
             names = {Path(a.path).name for a in client.list_artifacts(run_id, COMPILED_DIR)}
             if LIBRARY_FILE not in names:
                 return "the model version has no compiled trees (trained with model.compile off?)"
-            _download_whole(client, run_id, COMPILED_DIR, cache)
+            with atomic_folder(cache, keep_existing=True) as work:
+                client.download_artifacts(run_id, COMPILED_DIR, str(work))
+                for item in (work / COMPILED_DIR).iterdir():
+                    item.rename(work / item.name)
+                (work / COMPILED_DIR).rmdir()
         model.compiled = load_compiled(cache)
     except ImportError:
         return "lleaves is not installed (pip install -e '.[compiled]')"
