@@ -38,16 +38,22 @@ class Baseline:
         return features
 
 
-def fit_baseline(
-    train: pd.DataFrame, *, spec: FeatureSpec, seed: int, max_rows: int = 100_000
-) -> Baseline:
-    """Fit the logistic-regression baseline on labelled customers.
+# A dozen coefficients are settled long before this many customers.
+MAX_ROWS = 100_000
 
-    A dozen coefficients are settled long before 100,000 customers, so larger
-    tables are subsampled (seeded) to keep the comparison cheap at scale.
-    """
-    if len(train) > max_rows:
-        train = train.sample(n=max_rows, random_state=seed)
+
+def baseline_rows(*frames: pd.DataFrame, seed: int, max_rows: int = MAX_ROWS) -> pd.DataFrame:
+    """The customers of ``frames`` a baseline is fitted on: all, or a seeded sample of
+    ``max_rows`` of them, which keeps the comparison cheap at scale."""
+    rows = pd.concat(frames) if len(frames) > 1 else frames[0]
+    return rows.sample(n=max_rows, random_state=seed) if len(rows) > max_rows else rows
+
+
+def fit_baseline(
+    train: pd.DataFrame, *, spec: FeatureSpec, seed: int, max_rows: int = MAX_ROWS
+) -> Baseline:
+    """Fit the logistic-regression baseline on labelled customers (``baseline_rows`` of them)."""
+    train = baseline_rows(train, seed=seed, max_rows=max_rows)
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -65,3 +71,10 @@ def fit_baseline(
     baseline = Baseline(spec=spec, categories=category_levels(train, spec), pipeline=pipeline)
     pipeline.fit(baseline._matrix(train), train[LABEL_COLUMN].to_numpy())
     return baseline
+
+
+def baseline_scores(
+    train: pd.DataFrame, test: pd.DataFrame, *, spec: FeatureSpec, seed: int
+) -> np.ndarray:
+    """Fit the baseline on ``train`` and return its churn probabilities for ``test``."""
+    return fit_baseline(train, spec=spec, seed=seed).predict_proba(test)

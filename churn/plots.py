@@ -153,6 +153,41 @@ def threshold_figures(
     return figures
 
 
+def to_png(figures: dict[str, Figure]) -> dict[str, bytes]:
+    """Figures rendered as PNG images, by the same names."""
+    import io
+
+    images = {}
+    for name, figure in figures.items():
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        images[name] = buffer.getvalue()
+    return images
+
+
+def training_plots(
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    *,
+    baseline_score: np.ndarray | None,
+    importance: pd.Series,
+    curve: pd.DataFrame,
+    gains: pd.DataFrame,
+    threshold: float,
+    best_threshold: float,
+    break_even: float,
+) -> dict[str, bytes]:
+    """Every plot of a training run as PNG, by file name: evaluation, importance, thresholds."""
+    figures = evaluation_figures(
+        y_true, y_score, threshold=threshold, baseline_score=baseline_score
+    )
+    figures["feature_importance.png"] = importance_figure(importance)
+    figures |= threshold_figures(
+        curve, gains, threshold=threshold, best_threshold=best_threshold, break_even=break_even
+    )
+    return to_png(figures)
+
+
 def uplift_figure(qini: pd.DataFrame) -> Figure:
     """The Qini curve of a campaign with a control group."""
     fig, ax = _figure()

@@ -8,6 +8,7 @@ fluent ``log_metric`` would silently open a new run.
 from __future__ import annotations
 
 import platform
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,10 +146,12 @@ def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> Non
     client.log_batch(run_id, params=[Param(key, str(value)) for key, value in params.items()])
 
 
-def log_figures(client: MlflowClient, run_id: str, figures: dict[str, Any]) -> None:
-    """Log matplotlib figures under ``plots/``."""
-    for name, figure in figures.items():
-        client.log_figure(run_id, figure, f"plots/{name}")
+def log_figures(client: MlflowClient, run_id: str, figures: dict[str, bytes]) -> None:
+    """Log PNG images, by file name, under ``plots/`` (one upload)."""
+    with tempfile.TemporaryDirectory(prefix="churn-plots-") as folder:
+        for name, png in figures.items():
+            (Path(folder) / name).write_bytes(png)
+        client.log_artifacts(run_id, folder, "plots")
 
 
 def log_model(run_id: str, model: ChurnModel, input_example: pd.DataFrame) -> str:
@@ -291,8 +294,6 @@ COMPILED_DIR = "compiled"
 
 def compiled_cache(run_id: str) -> Path:
     """Where this machine keeps a run's compiled trees: compiled here, or downloaded once."""
-    import tempfile
-
     return Path(tempfile.gettempdir()) / "churn-compiled" / run_id
 
 
@@ -390,8 +391,6 @@ def find_campaign_run(client: MlflowClient, tracking: TrackingSettings, campaign
 
 def load_artifact_table(client: MlflowClient, run_id: str, path: str) -> pd.DataFrame:
     """A parquet artifact of a run, read into a frame."""
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         local = client.download_artifacts(run_id, path, tmp)
         return pd.read_parquet(local)

@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 import roi
-from churn.baseline import fit_baseline
+from churn.baseline import baseline_rows, baseline_scores
 from churn.card import model_card
 from churn.compiled import CompiledTrees, compile_booster
 from churn.data import file_digest, load_customers, table_columns
@@ -21,11 +21,11 @@ from churn.dataset import LABEL_COLUMN, customer_values, undeclared_columns
 from churn.evaluate import evaluate_predictions
 from churn.features import FeatureSpec
 from churn.model import ChurnModel
-from churn.plots import evaluation_figures, importance_figure, threshold_figures
+from churn.plots import training_plots
 from churn.promotion import PromotionDecision, decide_promotion
 from churn.settings import Settings
 from churn.train import Split, Trees, calibrate, cross_validate, fit_trees, split_customers
-from flows import tracking
+from flows import sidecar, tracking
 from flows.data import provide_data
 from flows.tasks import compute_task, io_task
 
@@ -108,13 +108,16 @@ def calibrate_model(
 
 @compute_task
 def score_baseline(split: Split, settings: Settings) -> np.ndarray:
-    """The logistic baseline, fitted on train and validation, scoring the test customers."""
-    baseline = fit_baseline(
-        pd.concat([split.train, split.validation]),
+    """The logistic baseline, fitted on train and validation, scoring the test customers
+    (in the side process)."""
+    seed = settings.model.seed
+    return sidecar.call(
+        baseline_scores,
+        baseline_rows(split.train, split.validation, seed=seed),
+        split.test,
         spec=FeatureSpec.from_dataset(settings.dataset),
-        seed=settings.model.seed,
+        seed=seed,
     )
-    return baseline.predict_proba(split.test)
 
 
 @compute_task
@@ -148,17 +151,12 @@ def evaluate_model(
         for k, v in evaluate_predictions(y_true, baseline_score, threshold=threshold).items()
         if k in ("auc", "pr_auc", "brier", "ece", "log_loss")
     }
-    figures = evaluation_figures(
-        y_true, y_score, threshold=threshold, baseline_score=baseline_score
-    )
-    importance = model.feature_importance()
-    figures["feature_importance.png"] = importance_figure(importance)
     return {
         "metrics": metrics,
-        "figures": figures,
-        "importance": importance,
+        "importance": model.feature_importance(),
         "y_score": y_score,
         "y_true": y_true,
+        "baseline_score": baseline_score,
         "values": values,
     }
 
@@ -176,20 +174,33 @@ def compute_backtest_roi(evaluation: dict[str, Any], settings: Settings) -> dict
     threshold = settings.campaign.threshold
     backtest = roi.backtest_roi(y_true, y_score > threshold, **economics)
     comparison = roi.compare_thresholds(y_score, threshold=threshold, y_true=y_true, **economics)
-    figures = threshold_figures(
-        roi.profit_curve(y_score, y_true=y_true, **economics),
-        roi.cumulative_gains(y_true, y_score),
-        threshold=threshold,
-        best_threshold=comparison.best_threshold,
-        break_even=comparison.break_even_probability,
-    )
     metrics = backtest.as_metrics() | {
         "break_even_probability": comparison.break_even_probability,
         "best_threshold": comparison.best_threshold,
         "best_threshold_net_benefit": comparison.best_net_benefit,
         "missed_net_benefit": comparison.missed_net_benefit,
     }
-    return {"backtest": backtest, "metrics": metrics, "figures": figures}
+    return {
+        "backtest": backtest,
+        "metrics": metrics,
+        "curve": roi.profit_curve(y_score, y_true=y_true, **economics),
+        "gains": roi.cumulative_gains(y_true, y_score),
+    }
+
+
+@compute_task
+def draw_figures(
+    evaluation: dict[str, Any], backtest_roi: dict[str, Any], settings: Settings
+) -> dict[str, bytes]:
+    """The run's plots as PNG, drawn in the side process while the flow goes on."""
+    return sidecar.call(
+        training_plots, evaluation["y_true"], evaluation["y_score"],
+        baseline_score=evaluation["baseline_score"], importance=evaluation["importance"],
+        curve=backtest_roi["curve"], gains=backtest_roi["gains"],
+        threshold=settings.campaign.threshold,
+        best_threshold=backtest_roi["metrics"]["best_threshold"],
+        break_even=backtest_roi["metrics"]["break_even_probability"],
+    )  # fmt: skip
 
 
 def _params(settings: Settings, split: Split, trees: Trees) -> dict[str, Any]:
@@ -219,7 +230,6 @@ def log_training(
     client = tracking.client_for(settings.tracking)
     tracking.log_params(client, run_id, _params(settings, split, trees))
     tracking.log_metrics(client, run_id, evaluation["metrics"])
-    tracking.log_figures(client, run_id, evaluation["figures"])
     importance = evaluation["importance"].sort_values(ascending=False)
     client.log_dict(run_id, {k: float(v) for k, v in importance.items()}, "feature_importance.json")
     example = split.test.drop(columns=[LABEL_COLUMN])
@@ -235,9 +245,13 @@ def log_training(
 def log_roi(run_id: str, settings: Settings, backtest_roi: dict[str, Any]) -> None:
     client = tracking.client_for(settings.tracking)
     tracking.log_metrics(client, run_id, backtest_roi["metrics"])
-    tracking.log_figures(client, run_id, backtest_roi["figures"])
     if backtest_roi["backtest"].roi_pct is None:
         client.set_tag(run_id, "roi_pct", "not measurable: no test customer above the threshold")
+
+
+@io_task
+def log_figures(run_id: str, settings: Settings, figures: dict[str, bytes]) -> None:
+    tracking.log_figures(tracking.client_for(settings.tracking), run_id, figures)
 
 
 @io_task
@@ -362,6 +376,7 @@ def _summary_markdown(result: dict[str, Any]) -> str:
 def train_flow(settings: Settings) -> dict[str, Any]:
     """Train, evaluate and register a churn model; log AUC and backtest ROI in one MLflow run."""
     started = time.perf_counter()
+    sidecar.start()  # its imports run while the data loads
     # A scheduled run on the embedded default has no data until it makes some.
     provide_data(settings, only_if_missing=True)
     tracking_ready = check_tracking.submit(settings)  # while the data loads
@@ -380,22 +395,24 @@ def train_flow(settings: Settings) -> dict[str, Any]:
     )
     try:
         split = split_data(customers, settings)
-        # Beside the LightGBM fit: on more than two cores it gets one that LightGBM's two
-        # threads leave free (on two it made no measurable difference either way).
-        baseline_score = score_baseline.submit(split, settings)
         trees = boost_trees(split, settings)
+        # On the core that compiling leaves free (beside LightGBM's two threads, it slowed
+        # them by about its own time).
+        baseline_score = score_baseline.submit(split, settings)
         compiling = compile_trees(trees, run_id, settings)
         model = calibrate_model(trees, compiling, split, settings)
         evaluation = evaluate_model(model, split, baseline_score.result(), settings)
         evaluation["metrics"] |= cross_validation(customers, settings)
-        model_uri = log_training(run_id, settings, split, trees, model, compiling, evaluation)
         backtest_roi = compute_backtest_roi(evaluation, settings)
+        figures = draw_figures.submit(evaluation, backtest_roi, settings)
+        model_uri = log_training(run_id, settings, split, trees, model, compiling, evaluation)
         log_roi(run_id, settings, backtest_roi)
         registration = register(run_id, model_uri, settings)
         decision = challenge_champion(
             run_id, registration, split, evaluation, backtest_roi, settings
         )
         alias = tracking.CHAMPION if decision is None or decision.promote else tracking.CHALLENGER
+        log_figures(run_id, settings, figures.result())
         log_model_card(run_id, settings, customers, split, model, evaluation, backtest_roi,
                        registration, alias)  # fmt: skip
     except BaseException:

@@ -69,6 +69,8 @@ def test_pipeline_end_to_end(prefect_backend: str, tmp_path: Path) -> None:
     artifacts = {a.path for a in client.list_artifacts(train_run.info.run_id, "plots")}
     assert "plots/roc_curve.png" in artifacts and "plots/calibration_curve.png" in artifacts
     assert "plots/confusion_matrix.png" in artifacts and "plots/feature_importance.png" in artifacts
+    roc = client.download_artifacts(train_run.info.run_id, "plots/roc_curve.png", str(tmp_path))
+    assert Path(roc).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")  # drawn in the side process
     assert metrics["ece"] < 0.05  # calibrated
     assert "cv_auc" not in metrics  # cv_folds 0: not run
     card = client.download_artifacts(train_run.info.run_id, "model_card.md", str(tmp_path))

@@ -1,0 +1,138 @@
+"""The side process: work done there equals work done here, and every failure falls back."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn.baseline import baseline_rows, baseline_scores
+from churn.features import SYNTHETIC
+from churn.plots import training_plots
+from churn.synthetic import generate_world
+from flows import sidecar
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The side process is used on two cores or more, whatever this machine has."""
+    monkeypatch.setattr(sidecar, "_cores", lambda: 2)
+
+
+def test_calls_run_in_another_process_that_stays() -> None:
+    first = sidecar.call(os.getpid)
+    assert first != os.getpid()
+    assert sidecar.call(os.getpid) == first
+
+
+def test_baseline_and_plots_equal_those_drawn_here() -> None:
+    world = generate_world(2000, seed=3, as_of=date(2026, 6, 30))
+    customers = world.customers
+    train, test = customers.iloc[:1500], customers.iloc[1500:]
+    rows = baseline_rows(train, seed=1, max_rows=1000)
+    assert len(rows) == 1000
+    there = sidecar.call(baseline_scores, rows, test, spec=SYNTHETIC, seed=1)
+    here = baseline_scores(rows, test, spec=SYNTHETIC, seed=1)
+    np.testing.assert_array_equal(there, here)
+
+    y_true = test["churned"].to_numpy()
+    kwargs = {
+        "baseline_score": here,
+        "importance": pd.Series({"tenure_months": 3.0, "plan": 1.0}),
+        "curve": pd.DataFrame(
+            {"threshold": [0.1, 0.5, 0.9], "net_benefit": [5e3, 9e3, 1e3], "roi_pct": [50, 300, 90]}
+        ),
+        "gains": pd.DataFrame({"targeted_share": [0, 0.5, 1], "churners_captured": [0, 0.8, 1]}),
+        "threshold": 0.7,
+        "best_threshold": 0.5,
+        "break_even": 0.07,
+    }
+    drawn = sidecar.call(training_plots, y_true, here, **kwargs)
+    assert drawn == training_plots(y_true, here, **kwargs)
+    assert {"roc_curve.png", "feature_importance.png", "profit_curve.png"} <= set(drawn)
+    assert all(png.startswith(PNG) for png in drawn.values())
+
+
+def test_an_error_there_is_raised_here_with_its_own_type(caplog: pytest.LogCaptureFixture) -> None:
+    side = sidecar.call(os.getpid)
+    with (
+        caplog.at_level(logging.WARNING, logger="flows.sidecar"),
+        pytest.raises(ValueError, match="invalid literal"),
+    ):
+        sidecar.call(int, "not a number")
+    assert "int failed in the side process" in caplog.text
+    assert "ValueError" in caplog.text  # the side process's own traceback
+    assert sidecar.call(os.getpid) == side  # and it still serves
+
+
+def test_a_dead_side_process_is_replaced() -> None:
+    dead = sidecar.call(os.getpid)
+    process = sidecar._process
+    assert process is not None and process.pid == dead
+    process.kill()
+    process.wait()
+    assert sidecar.call(sum, [1, 2, 3]) == 6
+    assert sidecar.call(os.getpid) not in (dead, os.getpid())
+
+
+def test_a_call_the_side_process_dies_in_is_done_here(caplog: pytest.LogCaptureFixture) -> None:
+    side = sidecar.call(os.getpid)
+    with (
+        caplog.at_level(logging.WARNING, logger="flows.sidecar"),
+        pytest.raises(ProcessLookupError),
+    ):
+        # It kills the side process; done again here, it finds that process gone.
+        sidecar.call(os.kill, side, signal.SIGKILL)
+    assert "side process failed" in caplog.text
+    assert sidecar.call(os.getpid) not in (side, os.getpid())
+
+
+def test_what_does_not_pickle_is_done_here() -> None:
+    assert sidecar.call(lambda: os.getpid()) == os.getpid()
+
+
+def test_one_core_works_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sidecar, "_cores", lambda: 1)
+    monkeypatch.setattr(sidecar, "_process", None)
+    assert sidecar.call(os.getpid) == os.getpid()
+    assert sidecar._process is None
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
+    """Unlike a multiprocessing child, the side process imports neither the caller's
+    script nor a ``flows`` package of the working directory."""
+    script = tmp_path / "scripts" / "train_now.py"
+    script.parent.mkdir()
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os
+            print("top level ran", flush=True)
+            from flows import sidecar
+            sidecar._cores = lambda: 2
+            print("side", sidecar.call(os.getpid) != os.getpid(), flush=True)
+            """
+        )
+    )
+    project = tmp_path / "project"
+    (project / "flows").mkdir(parents=True)
+    (project / "flows" / "__init__.py").write_text("raise SystemExit('not this flows')\n")
+    out = subprocess.run(
+        [sys.executable, str(script)], cwd=project, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("top level ran") == 1
+    assert "side True" in out.stdout
