@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -94,6 +95,11 @@ def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
                 _log.warning("The side process failed (%r); working in this one.", exc)
                 _stop(process)
                 _process = None
+            except BaseException:
+                # Interrupted: its reply would be read as the next call's.
+                _stop(process)
+                _process = None
+                raise
             else:
                 if done:
                     result: T = reply
@@ -143,6 +149,9 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C in a terminal reaches the whole process group: the flow's process
+    # handles it and ends this one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Replies go to the original stdout; anything printed while working goes to stderr.
     _replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

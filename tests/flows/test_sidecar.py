@@ -99,6 +99,20 @@ def test_a_call_the_side_process_dies_in_is_done_here(caplog: pytest.LogCaptureF
     assert sidecar.call(os.getpid) not in (side, os.getpid())
 
 
+def test_an_interrupted_call_leaves_no_reply_for_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    side = sidecar.call(os.getpid)
+
+    def interrupted(stream: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sidecar.pickle, "load", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            sidecar.call(sum, [1, 2])
+    assert sidecar.call(sum, [3, 4]) == 7  # not the interrupted call's 3
+    assert sidecar.call(os.getpid) != side
+
+
 def test_what_does_not_pickle_is_done_here() -> None:
     assert sidecar.call(lambda: os.getpid()) == os.getpid()
 
