@@ -3,17 +3,20 @@
 On two cores the flow's main line is one Python thread for most of a run:
 a thread beside it would only take turns with it for the GIL, and matplotlib
 holds the GIL while it draws. The side process works on the second core
-instead. ``start`` launches it as a run begins, so that its imports
-(scikit-learn, matplotlib: about a second) are done before the first call;
-it then serves every run of this process, one call at a time, and ends with
-it.
+instead (one thread: its BLAS is single-threaded). ``start`` launches it as a
+run begins, so that its imports (scikit-learn, matplotlib: about a second)
+are done before the first call; it then serves every run of this process,
+one call at a time, and ends with it. Each process that runs flows (a pytest
+worker, a served flow run's process) has its own.
 
 It is a plain ``python -m flows.sidecar`` child, not a multiprocessing one:
 those import the parent's ``__main__`` again, so a script that calls a flow
 without an ``if __name__ == "__main__"`` guard would run again inside it.
-With one core, or when the process cannot be started or dies, the work is
-done in the calling process; so is a call that failed there, which then
-raises here with its own traceback.
+With one core available (affinity and cgroup quota both count), or when the
+process cannot be started or dies, the work is done in the calling process;
+so is a call that failed there, which then raises here with its own
+traceback, and a call that cannot travel (a function of ``__main__``,
+arguments that do not pickle).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import math
 import os
 import pickle
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -37,13 +42,23 @@ T = TypeVar("T")
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _process: subprocess.Popen[bytes] | None = None
+_HEADER = struct.Struct("!Q")  # each message: its length, then its pickle
+# One thread for the side work: the flow's main line and LightGBM have the rest.
+_SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _cores() -> int:
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:  # a container's CPU quota (cgroup v2), which affinity does not show
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cores = min(cores, max(1, math.floor(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
 
 
 def start() -> None:
@@ -63,35 +78,42 @@ def start() -> None:
                 [sys.executable, "-P", "-m", "flows.sidecar"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": path},
+                env={**os.environ, **_SINGLE_THREADED, "PYTHONPATH": path},
             )
         except OSError as exc:
             _log.warning("No side process (%s); its work is done in this one.", exc)
             return
-        atexit.register(_stop, _process)
+        atexit.unregister(_stop_at_exit)  # one hook, however often the process restarts
+        atexit.register(_stop_at_exit)
+
+
+def process_id() -> int | None:
+    """The side process's id while one runs (to watch it, e.g. its memory)."""
+    process = _process
+    return process.pid if process is not None and process.poll() is None else None
 
 
 def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``function(*args, **kwargs)`` in the side process (here, without one); wait for it.
 
-    The function, its arguments and its result travel by pickle; a call whose
-    function or arguments do not pickle is done here.
+    The function, its arguments and its result travel by pickle.
     """
     global _process
     start()
+    name = getattr(function, "__qualname__", repr(function))
     with _lock:
         process = _process
-        if process is not None:
+        request = None
+        if process is not None and getattr(function, "__module__", None) != "__main__":
+            # The side process's __main__ is this module, not the caller's.
+            with contextlib.suppress(Exception):  # what cannot travel is done here
+                request = pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        if process is not None and request is not None:
             assert process.stdin is not None and process.stdout is not None
             try:
-                request = pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:  # what cannot travel is done here
-                return function(*args, **kwargs)
-            try:
-                process.stdin.write(request)
-                process.stdin.flush()
-                done, reply = pickle.load(process.stdout)
-            except (OSError, EOFError, pickle.UnpicklingError) as exc:
+                _write(process.stdin, request)
+                done, reply = pickle.loads(_read(process.stdout))
+            except Exception as exc:  # died, or its reply does not unpickle here
                 _log.warning("The side process failed (%r); working in this one.", exc)
                 _stop(process)
                 _process = None
@@ -104,8 +126,25 @@ def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
                 if done:
                     result: T = reply
                     return result
-                _log.warning("%s failed in the side process:\n%s", function.__name__, reply)
+                _log.warning("%s failed in the side process:\n%s", name, reply)
     return function(*args, **kwargs)
+
+
+def _write(stream: IO[bytes], message: bytes) -> None:
+    stream.write(_HEADER.pack(len(message)))
+    stream.write(message)
+    stream.flush()
+
+
+def _read(stream: IO[bytes]) -> bytes:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError("the side process closed its end")
+    (size,) = _HEADER.unpack(header)
+    message = stream.read(size)
+    if len(message) < size:
+        raise EOFError("the side process closed its end mid-message")
+    return message
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -124,6 +163,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.stdout.close()
 
 
+def _stop_at_exit() -> None:
+    if _process is not None:
+        _stop(_process)
+
+
 def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     """Answer ``(function, args, kwargs)`` with ``(True, result)`` or ``(False, traceback)``."""
     # What the side work needs, imported while the run loads its data.
@@ -137,15 +181,18 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
 
     while True:
         try:
-            function, args, kwargs = pickle.load(requests)
+            message = _read(requests)
         except EOFError:
             return
         try:
-            reply: tuple[bool, Any] = (True, function(*args, **kwargs))
+            function, args, kwargs = pickle.loads(message)
+            reply = pickle.dumps((True, function(*args, **kwargs)), pickle.HIGHEST_PROTOCOL)
         except Exception:
-            reply = (False, traceback.format_exc())
-        pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
-        replies.flush()
+            reply = pickle.dumps((False, traceback.format_exc()), pickle.HIGHEST_PROTOCOL)
+        try:
+            _write(replies, reply)
+        except BrokenPipeError:  # the flow's process is gone
+            return
 
 
 if __name__ == "__main__":

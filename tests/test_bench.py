@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from flows import sidecar
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,5 +37,13 @@ def test_bench_produces_its_table(prefect_backend: str, tmp_path: Path) -> None:
         (samples["train_flow"][0] - samples["compile"][0])
         / samples[f"raw_fit:{row['boosting_rounds']}"][0]
     )
+    assert row["train_ratio_with_compiling"] == pytest.approx(
+        samples["train_flow"][0] / samples[f"raw_fit:{row['boosting_rounds']}"][0]
+    )
+    # The side process's peak memory, read while it still runs (none on one core).
+    if sidecar._cores() >= 2:
+        assert row["train_side_peak_mb"] > 20
+    else:
+        assert row["train_side_peak_mb"] == 0
     assert row["score_ratio"] == pytest.approx(row["raw_predict_s"] / row["score_flow_s"])
     assert "| 3,000 |" in (tmp_path / "bench.md").read_text()

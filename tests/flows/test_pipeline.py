@@ -227,6 +227,25 @@ def test_bad_training_data_writes_and_registers_nothing(
     assert not settings.tracking.artifact_dir.exists()
 
 
+def test_a_plot_that_fails_fails_the_run_before_registration(
+    prefect_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows import tracking
+    from flows.train import train_flow
+
+    def disk_full(*args: object) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(tracking, "log_figures", disk_full)
+    settings = make_settings(tmp_path)
+    with pytest.raises(OSError, match="No space left"):
+        train_flow(settings)
+    client = _client(settings)
+    (run,) = _runs(client, settings.tracking.training_experiment)
+    assert run.info.status == "FAILED"
+    assert client.search_registered_models() == []
+
+
 def test_scoring_without_a_champion_says_so(prefect_backend: str, tmp_path: Path) -> None:
     from churn.errors import NotReadyError
     from flows.score import score_flow

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -37,13 +39,15 @@ def test_calls_run_in_another_process_that_stays() -> None:
     assert sidecar.call(os.getpid) == first
 
 
-def test_baseline_and_plots_equal_those_drawn_here() -> None:
+def test_baseline_and_plots_equal_those_drawn_here(caplog: pytest.LogCaptureFixture) -> None:
+    side = sidecar.call(os.getpid)
     world = generate_world(2000, seed=3, as_of=date(2026, 6, 30))
     customers = world.customers
     train, test = customers.iloc[:1500], customers.iloc[1500:]
     rows = baseline_rows(train, seed=1, max_rows=1000)
     assert len(rows) == 1000
-    there = sidecar.call(baseline_scores, rows, test, spec=SYNTHETIC, seed=1)
+    with caplog.at_level(logging.WARNING, logger="flows.sidecar"):
+        there = sidecar.call(baseline_scores, rows, test, spec=SYNTHETIC, seed=1)
     here = baseline_scores(rows, test, spec=SYNTHETIC, seed=1)
     np.testing.assert_array_equal(there, here)
 
@@ -59,7 +63,10 @@ def test_baseline_and_plots_equal_those_drawn_here() -> None:
         "best_threshold": 0.5,
         "break_even": 0.07,
     }
-    drawn = sidecar.call(training_plots, y_true, here, **kwargs)
+    with caplog.at_level(logging.WARNING, logger="flows.sidecar"):
+        drawn = sidecar.call(training_plots, y_true, here, **kwargs)
+    # Done there, not in a fallback here.
+    assert caplog.text == "" and sidecar.process_id() == side
     assert drawn == training_plots(y_true, here, **kwargs)
     assert {"roc_curve.png", "feature_importance.png", "profit_curve.png"} <= set(drawn)
     assert all(png.startswith(PNG) for png in drawn.values())
@@ -102,19 +109,33 @@ def test_a_call_the_side_process_dies_in_is_done_here(caplog: pytest.LogCaptureF
 def test_an_interrupted_call_leaves_no_reply_for_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
     side = sidecar.call(os.getpid)
 
-    def interrupted(stream: object) -> None:
+    def interrupted(stream: object) -> bytes:
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(sidecar.pickle, "load", interrupted)
+        patch.setattr(sidecar, "_read", interrupted)
         with pytest.raises(KeyboardInterrupt):
             sidecar.call(sum, [1, 2])
     assert sidecar.call(sum, [3, 4]) == 7  # not the interrupted call's 3
     assert sidecar.call(os.getpid) != side
 
 
-def test_what_does_not_pickle_is_done_here() -> None:
+def test_what_does_not_travel_is_done_here(caplog: pytest.LogCaptureFixture) -> None:
+    side = sidecar.call(os.getpid)
     assert sidecar.call(lambda: os.getpid()) == os.getpid()
+
+    def own_pid() -> int:
+        return os.getpid()
+
+    own_pid.__module__ = "__main__"  # the caller's script: not importable there
+    assert sidecar.call(own_pid) == os.getpid()
+    # A result that does not pickle there: the call is done again here.
+    with caplog.at_level(logging.WARNING, logger="flows.sidecar"):
+        lock = sidecar.call(threading.Lock)
+    assert lock.acquire(blocking=False)
+    assert "failed in the side process" in caplog.text
+    assert "pickle" in caplog.text  # the reason, from the side process
+    assert sidecar.process_id() == side  # and it still serves
 
 
 def test_one_core_works_here(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,6 +158,7 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
             from flows import sidecar
             sidecar._cores = lambda: 2
             print("side", sidecar.call(os.getpid) != os.getpid(), flush=True)
+            print("pid", sidecar.process_id(), flush=True)
             """
         )
     )
@@ -150,3 +172,16 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("top level ran") == 1
     assert "side True" in out.stdout
+    # And it ends with the script.
+    side = int(out.stdout.split("pid ")[1].split()[0])
+    deadline = time.monotonic() + 10
+    while _running(side):
+        assert time.monotonic() < deadline, "the side process outlived its script"
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
