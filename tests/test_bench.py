@@ -33,13 +33,9 @@ def test_bench_produces_its_table(prefect_backend: str, tmp_path: Path) -> None:
     assert row["samples_s"]["train_flow"] == [row["train_flow_s"]]
     # One round: the ratios are those of its runs.
     samples = row["samples_s"]
-    assert row["train_ratio"] == pytest.approx(
-        (samples["train_flow"][0] - samples["compile"][0])
-        / samples[f"raw_fit:{row['boosting_rounds']}"][0]
-    )
-    assert row["train_ratio_with_compiling"] == pytest.approx(
-        samples["train_flow"][0] / samples[f"raw_fit:{row['boosting_rounds']}"][0]
-    )
+    (flow_s,), (fit_s,) = samples["train_flow"], samples[f"raw_fit:{row['boosting_rounds']}"]
+    assert row["train_ratio"] == pytest.approx((flow_s - samples["compile"][0]) / fit_s)
+    assert row["train_ratio_with_compiling"] == pytest.approx(flow_s / fit_s)
     # The side process's peak memory, read while it still runs (none on one core).
     if sidecar._cores() >= 2:
         assert row["train_side_peak_mb"] > 20
