@@ -2,8 +2,9 @@
 
 For each size it measures, each in a fresh process (so peak memory is its own):
 
-- scoring flow end to end (read, validate, features, predict, flag, holdout,
-  write) against ``booster.predict_proba`` on the same rows already in memory
+- scoring flow end to end (read, validate, features, predict, flag, the
+  contact policy and the campaign recorded in the ledger (SQLite), write)
+  against ``booster.predict_proba`` on the same rows already in memory
   as a numeric matrix;
   and against the compiled trees' (``lleaves``) predict on the same matrix;
 - training flow end to end, as a weekly retrain runs it (the tracking store
@@ -74,6 +75,7 @@ def _settings(root: Path, n: int):  # type: ignore[no-untyped-def]
     from churn.settings import (
         CampaignSettings,
         DataSettings,
+        LedgerSettings,
         ModelSettings,
         Settings,
         TrackingSettings,
@@ -92,6 +94,10 @@ def _settings(root: Path, n: int):  # type: ignore[no-untyped-def]
         tracking=TrackingSettings(
             uri=f"sqlite:///{root / 'mlflow.db'}", artifact_dir=root / "mlartifacts"
         ),
+        # A fresh ledger per run: each round records its campaign whole (the flagged
+        # rows written in one transaction), as a new campaign does; an id already in
+        # the ledger would only be read back.
+        ledger=LedgerSettings(url=f"sqlite:///{root / f'ledger-{os.getpid()}.db'}"),
     )
 
 

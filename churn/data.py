@@ -117,6 +117,37 @@ def load_outcomes(path: Path, *, dataset: DatasetSettings | None = None) -> pd.D
     return validate_outcomes(read_table(path, dataset=dataset), source=path, dataset=dataset)
 
 
+def load_suppression_list(path: Path, *, dataset: DatasetSettings | None = None) -> list[str]:
+    """The customer ids of a suppression list (opt-outs): one column of ids.
+
+    The id column is ``customer_id`` or the dataset's own id column (or an alias).
+
+    Raises:
+        InputError: the file is missing or unreadable, has no id column, or has
+            empty ids; the message names the columns found and the fix.
+    """
+    path = Path(path)
+    dataset = DatasetSettings() if dataset is None else dataset
+    found = table_columns(path)
+    names = [ID_COLUMN, dataset.id.column, *dataset.id.aliases]
+    column = next((name for name in names if name in found), None)
+    if column is None:
+        raise InputError(
+            f"{path}: the suppression list (contact.suppression_path) has no customer id "
+            f"column; expected one of {sorted(set(names))}, found {found[:10]}. Name the "
+            "column customer_id, or declare its name in dataset.id.aliases."
+        )
+    ids = read_table(path, columns=[column], dataset=dataset)[column]
+    empty = ids.isna() | (ids.astype(str).str.strip() == "")
+    if empty.any():
+        rows = (np.flatnonzero(empty.to_numpy())[:3] + 1).tolist()
+        raise InputError(
+            f"{path}: column '{column}' of the suppression list has {int(empty.sum())} empty "
+            f"ids (e.g. rows {', '.join(map(str, rows))}); every row must name a customer."
+        )
+    return sorted(set(ids.astype(str).str.strip()))
+
+
 def check_customer_ids(
     path: Path, *, labelled: bool = False, dataset: DatasetSettings | None = None
 ) -> int | None:

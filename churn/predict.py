@@ -1,10 +1,12 @@
-"""Scoring customers, flagging those above the threshold, holding out a control group.
+"""Scoring customers, flagging those above the threshold, writing the campaign's files.
 
-``score_file`` streams a table in chunks — read, validate, score, flag,
-assign, write — so memory is bounded by the chunk size, not the customer
-count, and writes its three outputs atomically: the scores of every customer,
-the assignment of every flagged customer to treatment or control (kept for
-measurement), and the campaign list of the treatment group (for the CRM).
+``score_file`` streams a table in chunks — read, validate, score, flag, write —
+so memory is bounded by the chunk size, not the customer count; it replaces
+the scores of every customer atomically and returns the flagged. Who of them
+is contacted is the contact policy's and the ledger's decision
+(``churn.contact_policy``, ``churn.ledger``); ``write_campaign_files`` then
+writes the assignment of every flagged customer (group and skip reason) and
+the campaign list of the treatment group (for the CRM), atomically.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from churn.atomic import atomic_path
 from churn.data import Chunk, check_customer_ids, iter_customer_batches, read_chunk
 from churn.dataset import VALUE_COLUMN, DatasetSettings, customer_values
 from churn.drift import DriftMonitor
-from churn.holdout import CONTROL, assign_groups
+from churn.holdout import TREATMENT
 from churn.model import ChurnModel
 from churn.schema import ID_COLUMN
 
 CAMPAIGN_COLUMNS = ("customer_id", "churn_probability", "campaign_id", "scored_at", "model_version")
-ASSIGNMENT_COLUMNS = ("customer_id", "churn_probability", VALUE_COLUMN, "group", "campaign_id")
+ASSIGNMENT_COLUMNS = (
+    "customer_id", "churn_probability", VALUE_COLUMN, "group", "skip_reason", "campaign_id",
+)  # fmt: skip
 
 
 def score_customers(
@@ -62,24 +66,31 @@ def flag_customers(scores: pd.DataFrame, *, threshold: float) -> pd.DataFrame:
     return scores.loc[scores["churn_probability"] > threshold].reset_index(drop=True)
 
 
+FLAGGED_COLUMNS = ("customer_id", "churn_probability", VALUE_COLUMN)
+
+
 @dataclass(frozen=True)
 class ScoringResult:
-    """What a scoring pass produced."""
+    """What a scoring pass produced: every score on disk, the flagged in memory.
+
+    Attributes:
+        n_scored: customers scored.
+        flagged: ``customer_id, churn_probability, customer_value`` of those above
+            the threshold, in table order (the contact policy decides who of them
+            is contacted).
+        scores_path: the parquet file of every customer's score.
+        drift: PSI per feature against the training profiles.
+    """
 
     n_scored: int
-    n_flagged: int
-    n_control: int
-    treated_probabilities: np.ndarray
-    treated_values: np.ndarray
+    flagged: pd.DataFrame
     scores_path: Path
-    campaign_path: Path
-    assignment_path: Path
     drift: dict[str, float]
 
     @property
-    def n_treated(self) -> int:
-        """Flagged customers who are contacted."""
-        return self.n_flagged - self.n_control
+    def n_flagged(self) -> int:
+        """Customers above the threshold."""
+        return len(self.flagged)
 
 
 def score_file(
@@ -89,35 +100,24 @@ def score_file(
     threshold: float,
     chunk_size: int,
     scores_path: Path,
-    campaign_path: Path,
-    assignment_path: Path,
-    campaign_id: str,
-    model_version: str,
-    scored_at: datetime,
-    control_share: float = 0.0,
     dataset: DatasetSettings | None = None,
     clv: float = 0.0,
 ) -> ScoringResult:
-    """Score every customer of a table in chunks; write scores, assignment and campaign list.
+    """Score every customer of a table in chunks; write every score, return the flagged.
 
     Args:
         model: the fitted model.
         path: the customer table (parquet or CSV).
         threshold: flag customers strictly above this churn probability.
         chunk_size: rows per chunk.
-        scores_path: parquet file of ``customer_id, churn_probability`` for everyone.
-        campaign_path: CSV (for the CRM) or parquet list of the treatment group.
-        assignment_path: parquet of every flagged customer with its ``group``.
-        campaign_id: identifies the campaign; seeds the holdout assignment.
-        model_version: the registry version that scored.
-        scored_at: the scoring time written into the list.
-        control_share: share of flagged customers held out as the control group.
+        scores_path: parquet file of ``customer_id, churn_probability`` for everyone,
+            replaced atomically once every chunk has been scored.
         dataset: the table's declaration (the synthetic world's when None).
         clv: each customer's value when the dataset declares no ``customer_value`` rule.
 
     Raises:
-        InputError: the table is missing, unreadable or invalid; neither output is
-            touched then.
+        InputError: the table is missing, unreadable or invalid; the scores file is
+            not touched then.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -126,12 +126,10 @@ def score_file(
     check_customer_ids(path, dataset=dataset)
     n_scored = 0
     monitor = DriftMonitor(model.profiles)
+    flagged_parts: list[pd.DataFrame] = []
     with contextlib.ExitStack() as stack:
         scores_tmp = stack.enter_context(atomic_path(scores_path))
-        assignment_tmp = stack.enter_context(atomic_path(assignment_path))
-        campaign_tmp = stack.enter_context(atomic_path(campaign_path))
         writer: pq.ParquetWriter | None = None
-        flagged_parts: list[pd.DataFrame] = []
         for chunk in iter_customer_batches(path, chunk_size=chunk_size, dataset=dataset):
             scores = score_customers(model, chunk, monitor=monitor)
             table = pa.Table.from_pandas(scores, preserve_index=False)
@@ -142,13 +140,13 @@ def score_file(
             n_scored += len(scores)
         if writer is not None:
             writer.close()
-        assignment, treated = _write_lists(
-            pd.concat(flagged_parts, ignore_index=True), assignment_tmp, campaign_tmp,
-            campaign_path=campaign_path, campaign_id=campaign_id, control_share=control_share,
-            model_version=model_version, scored_at=scored_at,
-        )  # fmt: skip
-    return _result(n_scored, assignment, treated, scores_path, campaign_path, assignment_path,
-                   monitor)  # fmt: skip
+    return ScoringResult(n_scored, _joined(flagged_parts), scores_path, monitor.report())
+
+
+def _joined(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame({c: [] for c in FLAGGED_COLUMNS})
+    return pd.concat(parts, ignore_index=True)[list(FLAGGED_COLUMNS)]
 
 
 def _flagged(
@@ -165,53 +163,47 @@ def _flagged(
     return flagged
 
 
-def _result(
-    n_scored: int,
-    assignment: pd.DataFrame,
-    treated: pd.DataFrame,
-    scores_path: Path,
-    campaign_path: Path,
-    assignment_path: Path,
-    monitor: DriftMonitor,
-) -> ScoringResult:
-    return ScoringResult(
-        n_scored=n_scored,
-        n_flagged=len(assignment),
-        n_control=int((assignment["group"] == CONTROL).sum()),
-        treated_probabilities=treated["churn_probability"].to_numpy(),
-        treated_values=treated[VALUE_COLUMN].to_numpy(),
-        scores_path=scores_path,
-        campaign_path=campaign_path,
-        assignment_path=assignment_path,
-        drift=monitor.report(),
-    )
+@dataclass(frozen=True)
+class CampaignFiles:
+    """The campaign's two files: every flagged customer's decision, and the CRM's list."""
+
+    assignment_path: Path
+    campaign_path: Path
 
 
-def _write_lists(
-    flagged: pd.DataFrame,
-    assignment_tmp: Path,
-    campaign_tmp: Path,
+def write_campaign_files(
+    decisions: pd.DataFrame,
     *,
+    assignment_path: Path,
     campaign_path: Path,
     campaign_id: str,
-    control_share: float,
     model_version: str,
     scored_at: datetime,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Assign the flagged to treatment or control; write the assignment and the campaign list."""
-    assignment = assign_groups(
-        flagged, campaign_id=campaign_id, control_share=control_share
-    ).assign(campaign_id=campaign_id)[list(ASSIGNMENT_COLUMNS)]
-    assignment.to_parquet(assignment_tmp, index=False)
-    treated = assignment.loc[assignment["group"] != CONTROL]
+) -> CampaignFiles:
+    """Write the assignment (every flagged customer: group and skip reason) and the
+    campaign list of the treatment group (CSV for the CRM, or parquet), both atomically.
+
+    Args:
+        decisions: the ledger's rows: ``customer_id, churn_probability,
+            customer_value, group, skip_reason``.
+        assignment_path: parquet of every flagged customer's decision.
+        campaign_path: the list of customers to contact.
+        campaign_id: the campaign.
+        model_version: the registry version that scored.
+        scored_at: the scoring time written into the list.
+    """
+    assignment = decisions.assign(campaign_id=campaign_id)[list(ASSIGNMENT_COLUMNS)]
+    treated = assignment.loc[assignment["group"] == TREATMENT]
     campaign = treated.assign(
         scored_at=scored_at.isoformat(timespec="seconds"), model_version=model_version
     )[list(CAMPAIGN_COLUMNS)]
-    if campaign_path.suffix.lower() == ".csv":
-        campaign.to_csv(campaign_tmp, index=False)
-    else:
-        campaign.to_parquet(campaign_tmp, index=False)
-    return assignment, treated
+    with atomic_path(assignment_path) as assignment_tmp, atomic_path(campaign_path) as list_tmp:
+        assignment.to_parquet(assignment_tmp, index=False)
+        if campaign_path.suffix.lower() == ".csv":
+            campaign.to_csv(list_tmp, index=False)
+        else:
+            campaign.to_parquet(list_tmp, index=False)
+    return CampaignFiles(assignment_path=assignment_path, campaign_path=campaign_path)
 
 
 @dataclass(frozen=True)
@@ -246,18 +238,9 @@ def score_chunk(
 
 
 def combine_chunks(
-    results: list[ChunkResult],
-    model: ChurnModel,
-    *,
-    scores_path: Path,
-    campaign_path: Path,
-    assignment_path: Path,
-    campaign_id: str,
-    model_version: str,
-    scored_at: datetime,
-    control_share: float = 0.0,
+    results: list[ChunkResult], model: ChurnModel, *, scores_path: Path
 ) -> ScoringResult:
-    """Join scored chunks, in table order, into the same three outputs as ``score_file``."""
+    """Join scored chunks, in table order, into the same result as ``score_file``."""
     import pyarrow.parquet as pq
 
     ordered = sorted(results, key=lambda r: r.index)
@@ -267,8 +250,6 @@ def combine_chunks(
             monitor.counts[name] = monitor.counts.get(name, 0) + counts
     with contextlib.ExitStack() as stack:
         scores_tmp = stack.enter_context(atomic_path(scores_path))
-        assignment_tmp = stack.enter_context(atomic_path(assignment_path))
-        campaign_tmp = stack.enter_context(atomic_path(campaign_path))
         writer: pq.ParquetWriter | None = None
         for result in ordered:
             table = pq.read_table(result.part)
@@ -277,11 +258,6 @@ def combine_chunks(
             writer.write_table(table)
         if writer is not None:
             writer.close()
-        assignment, treated = _write_lists(
-            pd.concat([r.flagged for r in ordered], ignore_index=True), assignment_tmp,
-            campaign_tmp, campaign_path=campaign_path, campaign_id=campaign_id,
-            control_share=control_share, model_version=model_version, scored_at=scored_at,
-        )  # fmt: skip
     n_scored = sum(r.n_scored for r in ordered)
-    return _result(n_scored, assignment, treated, scores_path, campaign_path, assignment_path,
-                   monitor)  # fmt: skip
+    flagged = _joined([r.flagged for r in ordered])
+    return ScoringResult(n_scored, flagged, scores_path, monitor.report())

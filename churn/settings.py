@@ -4,7 +4,7 @@ A config file may start with ``extends: other.yaml`` (relative to itself): the
 other file is loaded first and this one's keys override it, section by section
 (a ``dataset`` section replaces the other's whole).
 ``MLFLOW_TRACKING_URI`` in the environment overrides ``tracking.uri``, the
-way every MLflow tool behaves.
+way every MLflow tool behaves; ``CHURN_LEDGER_URL`` overrides ``ledger.url``.
 """
 
 from __future__ import annotations
@@ -152,6 +152,46 @@ class CampaignSettings(_Section):
     dask_workers: int = Field(2, ge=1)
 
 
+class ContactSettings(_Section):
+    """Who of the flagged customers a campaign may contact, from the ledger's history.
+
+    Applied in this order: suppressed (opt-outs) → held out by an earlier campaign
+    whose measurement window is still open → contacted within ``cooldown_days`` →
+    over the budget. Everyone skipped is recorded with the reason.
+    """
+
+    cooldown_days: int = Field(
+        90, ge=0, description="days after a contact before the customer may be contacted again"
+    )
+    max_contacts: int | None = Field(
+        None, ge=1, description="contact budget per campaign; the best expected value goes first"
+    )
+    suppression_path: Path | None = Field(
+        None, description="file of customer ids never to contact (opt-outs); csv or parquet"
+    )
+    min_control: int = Field(
+        30, ge=0, description="raise the control share until this many are expected held out"
+    )
+    max_control_share: float = Field(
+        0.5, gt=0, lt=1, description="the control share is never raised above this"
+    )
+    policy: str | None = Field(
+        None,
+        description="label of the targeting policy; campaigns of one policy are pooled "
+        "(default: the threshold and the offer's cost)",
+    )
+
+
+class LedgerSettings(_Section):
+    """The campaign ledger: the system of record of every contact and holdout."""
+
+    url: str = Field(
+        "sqlite:///ledger.db",
+        description="SQLAlchemy URL: a SQLite file by default, or "
+        "postgresql+psycopg://user@host/db; CHURN_LEDGER_URL overrides",
+    )
+
+
 class MeasurementSettings(_Section):
     """How realized ROI is measured once outcomes arrive."""
 
@@ -211,6 +251,8 @@ class Settings(_Section):
     promotion: PromotionSettings = PromotionSettings()
     economics: EconomicsSettings = EconomicsSettings()
     campaign: CampaignSettings = CampaignSettings()
+    contact: ContactSettings = ContactSettings()
+    ledger: LedgerSettings = LedgerSettings()
     measurement: MeasurementSettings = MeasurementSettings()
     drift: DriftSettings = DriftSettings()
     costs: CostSettings = CostSettings()
@@ -279,6 +321,8 @@ def load_settings(
     raw = {} if path is None else _read_yaml(Path(path))
     if uri := environ.get("MLFLOW_TRACKING_URI"):
         raw.setdefault("tracking", {})["uri"] = uri
+    if url := environ.get("CHURN_LEDGER_URL"):
+        raw.setdefault("ledger", {})["url"] = url
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:

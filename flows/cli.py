@@ -257,6 +257,52 @@ def _cell(column: str, value: Any) -> str:
     return str(value)
 
 
+@app.command("campaigns")
+def campaigns(
+    last: Annotated[int, typer.Option(min=1, help="How many campaigns, newest first.")] = 20,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The campaigns in the ledger: status, contacts, skips, expected and realized dollars."""
+    settings = _settings(config)
+    from churn.ledger import Ledger, campaigns_as_json, safe_url
+
+    with Ledger.open(settings.ledger.url) as ledger:
+        records = ledger.campaigns()[-last:][::-1]
+    if as_json:
+        typer.echo(campaigns_as_json(records))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Last {len(records)} campaigns (ledger {safe_url(settings.ledger.url)})")
+    for column in ("campaign", "scored", "status", "model", "contacted", "held out",
+                   "skipped (cool/hold/supp/budget)", "expected net", "realized net (95% CI)",
+                   "realized ROI (95% CI)"):  # fmt: skip
+        table.add_column(column, overflow="fold")
+    for c in records:
+        skipped = "/".join(
+            str(c.n_skipped(r)) for r in ("cooldown", "holdout", "suppressed", "budget")
+        )
+        realized = roi_text = ""
+        if c.realized_net_benefit is not None:
+            realized = (
+                f"${c.realized_net_benefit:,.0f} (${c.realized_net_benefit_low or 0:,.0f} to "
+                f"${c.realized_net_benefit_high or 0:,.0f})"
+            )
+        if c.realized_roi_pct is not None:
+            roi_text = (
+                f"{c.realized_roi_pct:,.0f} % ({c.realized_roi_pct_low or 0:,.0f} to "
+                f"{c.realized_roi_pct_high or 0:,.0f} %)"
+            )
+        table.add_row(
+            c.campaign_id, f"{c.scored_at:%Y-%m-%d}", c.status(), f"v{c.model_version}",
+            f"{c.n_treated:,}", f"{c.n_control:,}", skipped,
+            f"${c.expected_net_benefit:,.0f}", realized, roi_text,
+        )  # fmt: skip
+    Console().print(table)
+
+
 @app.command("promote")
 def promote(
     version: Annotated[str, typer.Argument(help="The model version to make champion.")],

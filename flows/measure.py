@@ -1,20 +1,24 @@
-"""The realized-ROI flow: campaign assignment + observed outcomes → ROI with intervals.
+"""The realized-ROI flow: observed outcomes → the ledger → ROI with intervals.
 
-Logs into the campaign's own scoring run, so the MLflow UI shows each
-campaign's expected and realized ROI side by side.
+Outcomes are attached to the campaign's ledger rows (checked first: nothing is
+written from a bad file), the campaign is measured from the ledger, pooled with
+the other measured campaigns of its policy, and logged into the campaign's own
+scoring run, so the MLflow UI shows each campaign's expected and realized ROI
+side by side. Cumulative figures and payback count each campaign once.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import flow
+from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 
 import roi
 from churn.data import load_outcomes
@@ -22,7 +26,7 @@ from churn.dataset import VALUE_COLUMN
 from churn.errors import NotMeasurableError
 from churn.evaluate import evaluate_predictions
 from churn.holdout import CONTROL, TREATMENT
-from churn.outcomes import join_outcomes
+from churn.ledger import Ledger, Measurement
 from churn.plots import uplift_figure
 from churn.settings import Settings
 from flows import tracking
@@ -32,22 +36,23 @@ from flows.tasks import compute_task, io_task
 
 @io_task
 def load_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
+    with Ledger.open(settings.ledger.url) as ledger:
+        record = ledger.campaign(campaign_id)
     client = tracking.client_for(settings.tracking)
-    run = tracking.find_campaign_run(client, settings.tracking, campaign_id)
-    assignment = tracking.load_artifact_table(
-        client, run.info.run_id, "campaign/assignment.parquet"
-    )
-    training_seconds = tracking.run_compute_seconds(client, run.data.tags["model_run_id"])
+    run_id = record.mlflow_run_id
+    if run_id is None:
+        run_id = tracking.find_campaign_run(client, settings.tracking, campaign_id).info.run_id
     scores_path = campaign_dir(settings, campaign_id) / "scores.parquet"
     return {
+        "record": record,
         # Every scored customer's probability, for decay; kept locally, not in MLflow.
         "scores": pd.read_parquet(scores_path) if scores_path.exists() else None,
-        "run_id": run.info.run_id,
-        "assignment": assignment,
-        "scored_at": pd.Timestamp(run.info.start_time, unit="ms", tz="UTC"),
-        "expected_roi_pct": run.data.metrics.get("expected_roi_pct"),
-        "compute_seconds": run.data.metrics.get("compute_seconds", 0.0) + training_seconds,
-        "control_share": float(run.data.params.get("control_share", "nan")),
+        "run_id": run_id,
+        "scored_at": pd.Timestamp(record.scored_at, tz="UTC"),
+        "expected_roi_pct": client.get_run(run_id).data.metrics.get("expected_roi_pct"),
+        # The scoring run's compute already holds the training charge, once.
+        "compute_seconds": record.compute_seconds or 0.0,
+        "control_share": record.control_share,
     }
 
 
@@ -56,17 +61,43 @@ def load_campaign_outcomes(path: Path, settings: Settings) -> pd.DataFrame:
     return load_outcomes(path, dataset=settings.dataset)
 
 
+@task(cache_policy=NO_CACHE)
+def attach_outcomes(
+    settings: Settings, campaign: dict[str, Any], outcomes: pd.DataFrame, source: Path
+) -> pd.DataFrame:
+    """Attach the outcomes to the campaign's ledger rows (idempotent); return its
+    treated and control rows with their outcomes."""
+    record = campaign["record"]
+    scores = campaign["scores"]
+    known = None if scores is None else scores["customer_id"].astype(str).tolist()
+    with Ledger.open(settings.ledger.url) as ledger:
+        changed = ledger.attach_outcomes(
+            record.campaign_id, outcomes, source=source, known_ids=known
+        )
+        rows = ledger.contacts(record.campaign_id, groups=[TREATMENT, CONTROL])
+    print(f"Campaign {record.campaign_id}: {changed:,} new outcomes attached in the ledger.")
+    return rows
+
+
 @compute_task
 def measure_campaign(
-    campaign: dict[str, Any], outcomes: pd.DataFrame, source: Path, settings: Settings
+    campaign: dict[str, Any], joined: pd.DataFrame, outcomes: pd.DataFrame, settings: Settings
 ) -> dict[str, Any]:
     """Realized ROI with its interval, power and split checks, full cost, uplift plot."""
-    joined = join_outcomes(campaign["assignment"], outcomes, source=source)
+    joined = joined.astype({"churned": int})
     treated = joined.loc[joined["group"] == TREATMENT]
     control = joined.loc[joined["group"] == CONTROL]
-    decay = _decay(campaign, outcomes, settings)
+    treated_ids = joined.loc[joined["group"] == TREATMENT, "customer_id"]
+    decay = _decay(campaign, outcomes, treated_ids, settings)
     not_measurable = None
-    if control.empty:
+    record = campaign["record"]
+    if joined.empty and record.n_flagged:
+        not_measurable = (
+            f"all {record.n_flagged:,} flagged customers were skipped ("
+            + ", ".join(f"{n:,} {reason}" for reason, n in record.skipped if n)
+            + "), so the campaign contacted and held out nobody."
+        )
+    elif control.empty:
         share = campaign["control_share"]
         not_measurable = (
             "the campaign has no control group (control_share was 0), so there is no "
@@ -78,10 +109,10 @@ def measure_campaign(
     elif treated.empty:
         not_measurable = "the campaign contacted nobody."
     if not_measurable is not None:
-        return {"realized": None, "not_measurable": not_measurable, "figure": None, **decay}
+        return {"realized": None, "not_measurable": not_measurable, "figure": None,
+                **decay}  # fmt: skip
     m, e = settings.measurement, settings.economics
-    # Each customer's value as scored (older campaigns carry none: the configured CLV).
-    values = joined[VALUE_COLUMN] if VALUE_COLUMN in joined else pd.Series(e.clv, joined.index)
+    values = joined[VALUE_COLUMN]
     realized = roi.realized_roi(
         treated["churned"], control["churned"], clv=values[treated.index],
         control_clv=values[control.index], cost_per_contact=e.cost_per_contact,
@@ -108,11 +139,9 @@ def measure_campaign(
             f"control group, configured {share:.1%} (p = {pvalue:.2g}); the outcomes may be "
             "incomplete or the assignment broken"
         )
-    # Outcomes without a reading date are taken as read now, at measurement.
-    observed = joined["observed_at"] if "observed_at" in joined else pd.Series(pd.Timestamp.now())
-    window_end = campaign["scored_at"].tz_convert(None).normalize() + pd.DateOffset(
-        months=m.window_months
-    )
+    # The ledger holds when each outcome was read (the day it was attached, if undated).
+    observed = pd.to_datetime(joined["observed_at"])
+    window_end = pd.Timestamp(campaign["record"].window_end).normalize()
     early = int((observed < window_end).sum())
     if early:
         warnings["window"] = (
@@ -151,14 +180,15 @@ def measure_campaign(
     }
 
 
-def _decay(campaign: dict[str, Any], outcomes: pd.DataFrame, settings: Settings) -> dict[str, Any]:
+def _decay(
+    campaign: dict[str, Any], outcomes: pd.DataFrame, treated_ids: pd.Series, settings: Settings
+) -> dict[str, Any]:
     """The champion's AUC on realized outcomes of every customer not contacted."""
     empty: dict[str, Any] = {"metrics": {}, "warnings": {}, "decayed": False}
     if campaign["scores"] is None:
         return empty
-    treated = campaign["assignment"].loc[campaign["assignment"]["group"] == TREATMENT]
     untreated = campaign["scores"].merge(outcomes, on="customer_id")
-    untreated = untreated.loc[~untreated["customer_id"].isin(treated["customer_id"])]
+    untreated = untreated.loc[~untreated["customer_id"].astype(str).isin(treated_ids)]
     if untreated["churned"].nunique() < 2 or len(untreated) < 50:
         return empty
     auc = evaluate_predictions(
@@ -177,38 +207,73 @@ def _decay(campaign: dict[str, Any], outcomes: pd.DataFrame, settings: Settings)
 
 
 @io_task
-def log_realized(settings: Settings, campaign: dict[str, Any], measured: dict[str, Any]) -> None:
-    client = tracking.client_for(settings.tracking)
-    run_id = campaign["run_id"]
-    tracking.log_metrics(client, run_id, measured["metrics"])
-    if measured["figure"] is not None:
-        client.log_figure(run_id, measured["figure"], "plots/uplift_qini.png")
-    status = measured["not_measurable"]
-    client.set_tag(run_id, "realized.status", f"not measurable: {status}" if status else "measured")
-    client.set_tag(run_id, "realized.measured_at", datetime.now().isoformat(timespec="seconds"))
-    for name, text in measured["warnings"].items():
-        client.set_tag(run_id, f"realized.warning.{name}", text)
-    if not status:
-        tracking.log_metrics(client, run_id, payback_metrics(settings, client))
+def record_measurement(
+    settings: Settings, campaign: dict[str, Any], measured: dict[str, Any]
+) -> None:
+    """Keep the campaign's latest realized figures on its ledger row (an update: a
+    retry writes the same values)."""
+    r: roi.RealizedROI | None = measured["realized"]
+    if r is None:
+        return
+    with Ledger.open(settings.ledger.url) as ledger:
+        ledger.record_measurement(
+            campaign["record"].campaign_id,
+            Measurement(
+                measured_at=datetime.now(UTC), net_benefit=r.net_benefit,
+                net_benefit_ci=r.net_benefit_ci, roi_pct=r.roi_pct, roi_pct_ci=r.roi_pct_ci,
+                full_cost_roi_pct=measured["metrics"].get("realized_full_cost_roi_pct"),
+            ),
+        )  # fmt: skip
 
 
-def payback_metrics(settings: Settings, client: Any) -> dict[str, float]:
-    """Cumulative net benefit over every measured campaign so far, after fixed costs."""
-    experiment = client.get_experiment_by_name(settings.tracking.scoring_experiment)
-    runs = client.search_runs(
-        [experiment.experiment_id],
-        filter_string="tags.`realized.status` = 'measured'",
-        order_by=["attributes.start_time ASC"],
-    )
-    nets = [r.data.metrics["realized_net_benefit"] for r in runs
-            if "realized_net_benefit" in r.data.metrics]  # fmt: skip
+@io_task
+def measure_across_campaigns(settings: Settings, policy: str) -> dict[str, float]:
+    """Pooled realized ROI of the policy's measured campaigns, and payback over every
+    measured campaign, each counted once."""
+    with Ledger.open(settings.ledger.url) as ledger:
+        measured = [c for c in ledger.campaigns() if c.measured_at is not None]
+        pooled = [
+            ledger.contacts(c.campaign_id, groups=[TREATMENT, CONTROL])
+            for c in measured
+            if c.policy == policy
+        ]
+    metrics = payback_metrics(settings, [c.realized_net_benefit or 0.0 for c in measured])
+    return metrics | pooled_metrics(pooled, settings)
+
+
+def pooled_metrics(rows: list[pd.DataFrame], settings: Settings) -> dict[str, float]:
+    """``pooled_realized_*`` of campaigns' treated and control rows (with outcomes)."""
+    campaigns = [
+        roi.CampaignOutcomes(
+            treated_churned=r.loc[r["group"] == TREATMENT, "churned"].astype(int).to_numpy(),
+            control_churned=r.loc[r["group"] == CONTROL, "churned"].astype(int).to_numpy(),
+            treated_clv=r.loc[r["group"] == TREATMENT, VALUE_COLUMN].to_numpy(dtype=float),
+        )
+        for r in rows
+        if r["churned"].notna().all()
+    ]
+    try:
+        pooled = roi.pooled_realized_roi(
+            campaigns,
+            cost_per_contact=settings.economics.cost_per_contact,
+            confidence=settings.measurement.confidence,
+        )
+    except ValueError:
+        return {}
+    return pooled.as_metrics(prefix="pooled_realized_") | {"pooled_campaigns": float(len(rows))}
+
+
+def payback_metrics(settings: Settings, net_benefits: list[float]) -> dict[str, float]:
+    """Cumulative net benefit over the measured campaigns, after fixed costs."""
     costs = settings.costs
     timeline = roi.payback(
-        nets, fixed_cost_per_month=costs.fixed_per_campaign, upfront_cost=costs.upfront_development
+        net_benefits,
+        fixed_cost_per_month=costs.fixed_per_campaign,
+        upfront_cost=costs.upfront_development,
     )
     metrics = {
-        "campaigns_measured": float(len(nets)),
-        "cumulative_net_benefit": float(timeline["cumulative"].iloc[-1]) if nets else 0.0,
+        "campaigns_measured": float(len(net_benefits)),
+        "cumulative_net_benefit": float(timeline["cumulative"].iloc[-1]) if net_benefits else 0.0,
     }
     reached = roi.payback_month(timeline)
     if reached is not None:
@@ -217,7 +282,31 @@ def payback_metrics(settings: Settings, client: Any) -> dict[str, float]:
     return metrics
 
 
-def _report(campaign_id: str, measured: dict[str, Any], expected_roi_pct: float | None) -> str:
+@io_task
+def log_realized(
+    settings: Settings,
+    campaign: dict[str, Any],
+    measured: dict[str, Any],
+    across: dict[str, float],
+) -> None:
+    client = tracking.client_for(settings.tracking)
+    run_id = campaign["run_id"]
+    tracking.log_metrics(client, run_id, measured.get("metrics", {}) | across)
+    if measured["figure"] is not None:
+        client.log_figure(run_id, measured["figure"], "plots/uplift_qini.png")
+    status = measured["not_measurable"]
+    client.set_tag(run_id, "realized.status", f"not measurable: {status}" if status else "measured")
+    client.set_tag(run_id, "realized.measured_at", datetime.now().isoformat(timespec="seconds"))
+    for name, text in measured["warnings"].items():
+        client.set_tag(run_id, f"realized.warning.{name}", text)
+
+
+def _report(
+    campaign_id: str,
+    measured: dict[str, Any],
+    expected_roi_pct: float | None,
+    across: dict[str, float],
+) -> str:
     r: roi.RealizedROI = measured["realized"]
     low, high = r.roi_pct_ci or (math.nan, math.nan)
     full = measured["metrics"].get("realized_full_cost_roi_pct", math.nan)
@@ -238,6 +327,17 @@ def _report(campaign_id: str, measured: dict[str, Any], expected_roi_pct: float 
         f"| expected ROI at scoring | {expected} |",
         f"| full-cost ROI (with compute and fixed costs) | {full:,.0f} % |",
     ]
+    if "pooled_realized_roi_pct" in across:
+        lines.append(
+            f"| ROI pooled over {across['pooled_campaigns']:.0f} campaigns of its policy | "
+            f"{across['pooled_realized_roi_pct']:,.0f} % "
+            f"({across['pooled_realized_roi_pct_low']:,.0f} % to "
+            f"{across['pooled_realized_roi_pct_high']:,.0f} %) |"
+        )
+    lines.append(
+        f"| cumulative net benefit, {across['campaigns_measured']:.0f} campaigns counted once "
+        f"| ${across['cumulative_net_benefit']:,.0f} |"
+    )
     for text in measured["warnings"].values():
         lines += ["", f"**Warning:** {text}."]
     return "\n".join(lines)
@@ -245,13 +345,17 @@ def _report(campaign_id: str, measured: dict[str, Any], expected_roi_pct: float 
 
 @flow(name="churn-realized-roi", log_prints=True)
 def realized_roi_flow(settings: Settings, campaign_id: str, outcomes_path: Path) -> dict[str, Any]:
-    """Measure a campaign's realized ROI against its control group and log it to its run."""
+    """Attach a campaign's outcomes in the ledger, measure its realized ROI against its
+    control group (and pooled with its policy's campaigns), and log it to its run."""
     started = time.perf_counter()
     outcomes = load_campaign_outcomes(outcomes_path, settings)
     campaign = load_campaign(settings, campaign_id)
+    joined = attach_outcomes(settings, campaign, outcomes, outcomes_path)
     campaign["compute_seconds"] += time.perf_counter() - started
-    measured = measure_campaign(campaign, outcomes, outcomes_path, settings)
-    log_realized(settings, campaign, measured)
+    measured = measure_campaign(campaign, joined, outcomes, settings)
+    record_measurement(settings, campaign, measured)
+    across = measure_across_campaigns(settings, campaign["record"].policy)
+    log_realized(settings, campaign, measured, across)
     retrain = None
     if measured["decayed"] and settings.drift.retrain_on_decay:
         retrain = trigger_retrain(
@@ -263,14 +367,14 @@ def realized_roi_flow(settings: Settings, campaign_id: str, outcomes_path: Path)
             f"{measured['not_measurable']}"
         )
     create_markdown_artifact(
-        _report(campaign_id, measured, campaign["expected_roi_pct"]),
+        _report(campaign_id, measured, campaign["expected_roi_pct"], across),
         key="churn-realized-roi",
         description=f"Realized ROI of {campaign_id}",
     )
     return {
         "mlflow_run_id": campaign["run_id"],
         "campaign_id": campaign_id,
-        "metrics": measured["metrics"],
+        "metrics": measured["metrics"] | across,
         "warnings": measured["warnings"],
         "retrain": retrain,
     }

@@ -1,6 +1,8 @@
 """The scoring flow: champion from the registry → score every customer in chunks →
-flag above the threshold → hold out a random control group → write the campaign
-list atomically → log expected ROI, campaign-only and full-cost."""
+flag above the threshold → the contact policy against the ledger (cooldown,
+open holdouts, opt-outs, budget, the random control group) → record the
+campaign in the ledger → write the campaign list from it → log expected ROI,
+campaign-only and full-cost."""
 
 from __future__ import annotations
 
@@ -11,13 +13,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+import pandas as pd
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 
 import roi
-from churn.data import Chunk, check_customer_ids, file_digest, plan_chunks
+from churn.contact_policy import SKIP_REASONS, ContactRules, policy_label
+from churn.data import Chunk, check_customer_ids, file_digest, load_suppression_list, plan_chunks
 from churn.errors import ConfigError, NotReadyError
-from churn.predict import ChunkResult, ScoringResult, combine_chunks, score_chunk, score_file
+from churn.holdout import TREATMENT
+from churn.ledger import Ledger, NewCampaign, RecordedCampaign, safe_url
+from churn.predict import (
+    CampaignFiles,
+    ChunkResult,
+    ScoringResult,
+    combine_chunks,
+    score_chunk,
+    score_file,
+    write_campaign_files,
+)
 from churn.settings import CampaignSettings, Settings
 from flows import tracking
 from flows.tasks import compute_task, io_task
@@ -42,21 +57,14 @@ def load_champion(settings: Settings) -> tracking.Champion:
 
 @compute_task
 def score_customers_file(
-    champion: tracking.Champion, settings: Settings, campaign_id: str, scored_at: datetime
+    champion: tracking.Champion, settings: Settings, campaign_id: str
 ) -> ScoringResult:
-    out_dir = campaign_dir(settings, campaign_id)
     return score_file(
         champion.model,
         settings.data.scoring_path,
         threshold=settings.campaign.threshold,
         chunk_size=settings.campaign.chunk_size,
-        scores_path=out_dir / "scores.parquet",
-        campaign_path=out_dir / "campaign.csv",
-        assignment_path=out_dir / "assignment.parquet",
-        campaign_id=campaign_id,
-        model_version=champion.version,
-        scored_at=scored_at,
-        control_share=settings.campaign.control_share,
+        scores_path=campaign_dir(settings, campaign_id) / "scores.parquet",
         dataset=settings.dataset,
         clv=settings.economics.clv,
     )
@@ -98,7 +106,7 @@ def dask_runner(campaign: CampaignSettings) -> Any:
 
 
 def score_on_dask(
-    champion: tracking.Champion, settings: Settings, campaign_id: str, scored_at: datetime
+    champion: tracking.Champion, settings: Settings, campaign_id: str
 ) -> ScoringResult:
     """Score the table's chunks as tasks on a Dask cluster, then join them in table order."""
     path, out_dir = settings.data.scoring_path, campaign_dir(settings, campaign_id)
@@ -126,24 +134,93 @@ def score_on_dask(
                 for future in futures:
                     future.wait()
                 raise
-        return combine_chunks(
-            results, champion.model, scores_path=out_dir / "scores.parquet",
-            campaign_path=out_dir / "campaign.csv",
-            assignment_path=out_dir / "assignment.parquet", campaign_id=campaign_id,
-            model_version=champion.version, scored_at=scored_at,
-            control_share=settings.campaign.control_share,
-        )  # fmt: skip
+        return combine_chunks(results, champion.model, scores_path=out_dir / "scores.parquet")
     finally:
         shutil.rmtree(parts, ignore_errors=True)
 
 
+@io_task
+def open_ledger(settings: Settings) -> None:
+    """Create or migrate the ledger before any work: a database that does not answer
+    stops the run here, with nothing scored or written."""
+    Ledger.open(settings.ledger.url).close()
+
+
+@io_task
+def load_suppressed(settings: Settings) -> list[str]:
+    """The opt-outs (validated like any input), or none when no list is configured."""
+    path = settings.contact.suppression_path
+    return [] if path is None else load_suppression_list(path, dataset=settings.dataset)
+
+
+def contact_rules(settings: Settings) -> ContactRules:
+    """The campaign's contact policy from its settings."""
+    c = settings.contact
+    return ContactRules(
+        control_share=settings.campaign.control_share, cooldown_days=c.cooldown_days,
+        max_contacts=c.max_contacts, min_control=c.min_control,
+        max_control_share=c.max_control_share,
+    )  # fmt: skip
+
+
+@task(cache_policy=NO_CACHE)
+def record_campaign(
+    settings: Settings,
+    champion: tracking.Champion,
+    result: ScoringResult,
+    campaign_id: str,
+    scored_at: datetime,
+    suppressed: list[str],
+) -> RecordedCampaign:
+    """Apply the contact policy against the ledger and record the campaign, in one
+    transaction (no retry: a second attempt would find the campaign recorded)."""
+    window_end = pd.Timestamp(scored_at) + pd.DateOffset(months=settings.measurement.window_months)
+    new = NewCampaign(
+        campaign_id=campaign_id, scored_at=scored_at, window_end=window_end.to_pydatetime(),
+        model_name=champion.name, model_version=champion.version,
+        threshold=settings.campaign.threshold,
+        policy=policy_label(settings.contact.policy, threshold=settings.campaign.threshold,
+                            cost_per_contact=settings.economics.cost_per_contact),
+        rules=contact_rules(settings), cost_per_contact=settings.economics.cost_per_contact,
+        save_rate=settings.economics.save_rate, n_scored=result.n_scored,
+    )  # fmt: skip
+    with Ledger.open(settings.ledger.url) as ledger:
+        recorded = ledger.record_campaign(new, result.flagged, suppressed=suppressed)
+    c = recorded.campaign
+    if recorded.existed:
+        print(
+            f"Campaign {campaign_id} is already in the ledger (scored {c.scored_at:%Y-%m-%d} "
+            f"by model v{c.model_version}): its contacts are kept as recorded."
+        )
+    skipped = ", ".join(f"{c.n_skipped(r):,} {r}" for r in SKIP_REASONS if c.n_skipped(r))
+    print(
+        f"Campaign {campaign_id}: {c.n_flagged:,} flagged, {c.n_treated:,} to contact, "
+        f"{c.n_control:,} held out ({c.control_share:.0%}), skipped: {skipped or 'none'}."
+    )
+    return recorded
+
+
+@io_task
+def write_campaign(
+    settings: Settings, recorded: RecordedCampaign, champion: tracking.Champion
+) -> CampaignFiles:
+    """The assignment and the CRM's list, written from the ledger's rows."""
+    folder = campaign_dir(settings, recorded.campaign.campaign_id)
+    return write_campaign_files(
+        recorded.decisions, assignment_path=folder / "assignment.parquet",
+        campaign_path=folder / "campaign.csv", campaign_id=recorded.campaign.campaign_id,
+        model_version=recorded.campaign.model_version, scored_at=recorded.campaign.scored_at,
+    )  # fmt: skip
+
+
 @compute_task
-def compute_expected_roi(result: ScoringResult, settings: Settings) -> roi.CampaignROI:
+def compute_expected_roi(recorded: RecordedCampaign, settings: Settings) -> roi.CampaignROI:
+    treated = recorded.decisions.loc[recorded.decisions["group"] == TREATMENT]
     e = settings.economics
     return roi.expected_roi(
-        result.treated_probabilities,
+        treated["churn_probability"].to_numpy(),
         save_rate=e.save_rate,
-        clv=result.treated_values,
+        clv=treated["customer_value"].to_numpy(),
         cost_per_contact=e.cost_per_contact,
     )
 
@@ -153,19 +230,22 @@ def log_scoring(
     settings: Settings,
     champion: tracking.Champion,
     result: ScoringResult,
+    recorded: RecordedCampaign,
+    files: CampaignFiles,
     expected: roi.CampaignROI,
-    campaign_id: str,
     started: float,
 ) -> dict[str, Any]:
+    campaign = recorded.campaign
     client = tracking.client_for(settings.tracking)
     run_id = tracking.start_run(
         client,
         settings.tracking,
         experiment=settings.tracking.scoring_experiment,
         run_type="scoring",
-        run_name=campaign_id,
+        run_name=campaign.campaign_id,
         tags={
-            "campaign_id": campaign_id,
+            "campaign_id": campaign.campaign_id,
+            "campaign_policy": campaign.policy,
             "model_name": champion.name,
             "model_version": champion.version,
             "model_run_id": champion.run_id,
@@ -173,21 +253,34 @@ def log_scoring(
             "scoring.engine_note": champion.compiled_note or "compiled trees",
             "data.path": str(settings.data.scoring_path),
             "dataset_digest": file_digest(settings.data.scoring_path),
+            "ledger.url": safe_url(settings.ledger.url),
+            "ledger.campaign": "as recorded earlier" if recorded.existed else "recorded now",
         },
     )
+    c = settings.contact
     tracking.log_params(
         client,
         run_id,
         {
             "threshold": settings.campaign.threshold,
-            "control_share": settings.campaign.control_share,
+            "control_share": campaign.control_share,
+            "configured_control_share": settings.campaign.control_share,
             "chunk_size": settings.campaign.chunk_size,
+            "contact.cooldown_days": c.cooldown_days,
+            "contact.max_contacts": c.max_contacts,
+            "contact.suppression_path": c.suppression_path,
+            "contact.min_control": c.min_control,
             **{f"economics.{k}": v for k, v in settings.economics.model_dump().items()},
         },
     )
-    compute_seconds = (
-        time.perf_counter() - started + tracking.run_compute_seconds(client, champion.run_id)
-    )
+    with Ledger.open(settings.ledger.url) as ledger:
+        # The training run's compute is charged once: to the first campaign of its model.
+        first = ledger.first_of_model(
+            campaign.campaign_id, model_name=champion.name, model_version=champion.version
+        )
+        training_seconds = tracking.run_compute_seconds(client, champion.run_id) if first else 0.0
+        compute_seconds = time.perf_counter() - started + training_seconds
+        ledger.attach_run(campaign.campaign_id, run_id=run_id, compute_seconds=compute_seconds)
     full = roi.full_cost_roi(
         expected.revenue_saved,
         expected.campaign_cost,
@@ -199,19 +292,25 @@ def log_scoring(
         **{f"psi_{name}": value for name, value in result.drift.items()},
         "psi_max": max(result.drift.values(), default=0.0),
         "n_scored": float(result.n_scored),
-        "n_flagged": float(result.n_flagged),
-        "n_treated": float(result.n_treated),
-        "n_control": float(result.n_control),
-        "flagged_share": result.n_flagged / result.n_scored,
+        "n_flagged": float(campaign.n_flagged),
+        "n_treated": float(campaign.n_treated),
+        "n_control": float(campaign.n_control),
+        "n_skipped_suppressed": float(campaign.n_skipped("suppressed")),
+        "n_skipped_holdout": float(campaign.n_skipped("holdout")),
+        "n_skipped_cooldown": float(campaign.n_skipped("cooldown")),
+        "n_skipped_budget": float(campaign.n_skipped("budget")),
+        "budget_left_out_net_benefit": campaign.budget_left_out_value,
+        "flagged_share": campaign.n_flagged / max(result.n_scored, 1),
         "compute_seconds": compute_seconds,
+        "training_compute_seconds_charged": training_seconds,
         **expected.as_metrics(prefix="expected_"),
         **full.as_metrics(prefix="expected_full_cost_"),
     }
     tracking.log_metrics(client, run_id, metrics)
     if expected.roi_pct is None:
         client.set_tag(run_id, "expected_roi_pct", "not measurable: no customer contacted")
-    client.log_artifact(run_id, str(result.campaign_path), "campaign")
-    client.log_artifact(run_id, str(result.assignment_path), "campaign")
+    client.log_artifact(run_id, str(files.campaign_path), "campaign")
+    client.log_artifact(run_id, str(files.assignment_path), "campaign")
     client.set_terminated(run_id, status="FINISHED")
     return {"mlflow_run_id": run_id, **metrics}
 
@@ -262,18 +361,32 @@ def trigger_retrain(
 
 
 @flow(name="churn-score", log_prints=True)
-def score_flow(settings: Settings, campaign_id: str | None = None) -> dict[str, Any]:
-    """Score every customer with the champion and write the campaign list."""
+def score_flow(
+    settings: Settings, campaign_id: str | None = None, scored_at: datetime | None = None
+) -> dict[str, Any]:
+    """Score every customer with the champion, apply the contact policy against the
+    ledger, and write the campaign list.
+
+    Args:
+        settings: the configuration.
+        campaign_id: the campaign (default: ``campaign-<date scored>``); an id already
+            in the ledger keeps its recorded contacts.
+        scored_at: the campaign's date (default: now); set it to backfill a day.
+    """
     started = time.perf_counter()
-    scored_at = datetime.now(UTC).replace(microsecond=0)
+    scored_at = (scored_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     campaign_id = campaign_id or f"campaign-{scored_at:%Y-%m-%d}"
+    open_ledger(settings)
+    suppressed = load_suppressed(settings)
     champion = load_champion(settings)
     if settings.campaign.runner == "dask":
-        result = score_on_dask(champion, settings, campaign_id, scored_at)
+        result = score_on_dask(champion, settings, campaign_id)
     else:
-        result = score_customers_file(champion, settings, campaign_id, scored_at)
-    expected = compute_expected_roi(result, settings)
-    logged = log_scoring(settings, champion, result, expected, campaign_id, started)
+        result = score_customers_file(champion, settings, campaign_id)
+    recorded = record_campaign(settings, champion, result, campaign_id, scored_at, suppressed)
+    files = write_campaign(settings, recorded, champion)
+    expected = compute_expected_roi(recorded, settings)
+    logged = log_scoring(settings, champion, result, recorded, files, expected, started)
     drifted = drifted_features(result, settings)
     retrain = None
     if drifted and settings.drift.retrain_on_drift:
@@ -282,16 +395,21 @@ def score_flow(settings: Settings, campaign_id: str | None = None) -> dict[str, 
         )
         print(f"Feature drift: {reason}; triggering a retrain.")
         retrain = trigger_retrain(settings, logged["mlflow_run_id"], reason)
+    campaign = recorded.campaign
     summary = {
         "mlflow_run_id": logged["mlflow_run_id"],
         "campaign_id": campaign_id,
-        "model_version": champion.version,
+        "model_version": campaign.model_version,
         "n_scored": result.n_scored,
-        "n_flagged": result.n_flagged,
-        "n_treated": result.n_treated,
-        "n_control": result.n_control,
-        "campaign_path": str(result.campaign_path),
-        "assignment_path": str(result.assignment_path),
+        "n_flagged": campaign.n_flagged,
+        "n_treated": campaign.n_treated,
+        "n_control": campaign.n_control,
+        "skipped": {reason: campaign.n_skipped(reason) for reason in SKIP_REASONS},
+        "control_share": campaign.control_share,
+        "budget_left_out_net_benefit": campaign.budget_left_out_value,
+        "already_recorded": recorded.existed,
+        "campaign_path": str(files.campaign_path),
+        "assignment_path": str(files.assignment_path),
         "scores_path": str(result.scores_path),
         "expected_roi": expected.as_metrics() | {"roi_pct": expected.roi_pct},
         "expected_full_cost_roi_pct": logged.get("expected_full_cost_roi_pct"),
@@ -300,13 +418,14 @@ def score_flow(settings: Settings, campaign_id: str | None = None) -> dict[str, 
         "retrain": retrain,
     }
     roi_text = "not measurable" if expected.roi_pct is None else f"{expected.roi_pct:,.1f} %"
+    skipped = ", ".join(f"{campaign.n_skipped(r):,} {r}" for r in SKIP_REASONS)
     create_markdown_artifact(
         f"# Campaign {campaign_id}\n\nScored {result.n_scored:,} customers with model "
-        f"v{champion.version}; flagged {result.n_flagged:,} above "
-        f"{settings.campaign.threshold:g}: {result.n_treated:,} to contact, "
-        f"{result.n_control:,} held out as the control group.\n\nExpected net benefit "
-        f"${expected.net_benefit:,.0f}, expected ROI {roi_text} (campaign cost only).\n\n"
-        f"Campaign list: `{result.campaign_path}`.",
+        f"v{campaign.model_version}; flagged {campaign.n_flagged:,} above "
+        f"{settings.campaign.threshold:g}: {campaign.n_treated:,} to contact, "
+        f"{campaign.n_control:,} held out as the control group; skipped: {skipped}.\n\n"
+        f"Expected net benefit ${expected.net_benefit:,.0f}, expected ROI {roi_text} "
+        f"(campaign cost only).\n\nCampaign list: `{files.campaign_path}`.",
         key="churn-campaign-summary",
         description="Scoring run",
     )

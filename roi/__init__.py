@@ -16,9 +16,10 @@ knowledge of the churn package. Naming:
 
 Families: ``campaign`` (ROI from counts, expected and backtest ROI),
 ``realized`` (measured against the control group, with intervals, power and
-split checks), ``curves`` (profit curve, threshold comparison, gains, Qini),
-``costs`` (full-cost ROI and payback), ``empc`` (the expected maximum profit
-measure of a churn model, EMPC).
+split checks), ``pooled`` (realized ROI of several campaigns of one policy,
+stratified by campaign), ``curves`` (profit curve, threshold comparison,
+gains, Qini), ``costs`` (full-cost ROI and payback), ``empc`` (the expected
+maximum profit measure of a churn model, EMPC).
 
 The reference worked example of the domain brief — 1,000 flagged customers,
 40 % of whom would churn, 15 % with the campaign, CLV $1,200, $50 a contact —
@@ -43,6 +44,7 @@ from roi.curves import (
     qini_curve,
 )
 from roi.empc import EMPC, expected_max_profit
+from roi.pooled import CampaignOutcomes, pooled_realized_roi
 from roi.realized import (
     RealizedROI,
     minimum_detectable_effect,
@@ -52,6 +54,7 @@ from roi.realized import (
 
 __all__ = [
     "EMPC",
+    "CampaignOutcomes",
     "CampaignROI",
     "FullCostROI",
     "RealizedROI",
@@ -67,6 +70,7 @@ __all__ = [
     "minimum_detectable_effect",
     "payback",
     "payback_month",
+    "pooled_realized_roi",
     "profit_curve",
     "qini_curve",
     "realized_roi",

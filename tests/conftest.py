@@ -12,6 +12,7 @@ import pytest
 from churn.settings import (
     CampaignSettings,
     DataSettings,
+    LedgerSettings,
     ModelSettings,
     Settings,
     TrackingSettings,
@@ -24,6 +25,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Two xdist workers on two cores, each running LightGBM's OpenMP threads: idle
     # threads that spin-wait starve the other worker (the suite ran 9x slower).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Offline, MLflow's telemetry thread fails and removes its session variable from
+    # os.environ while another thread copies the environment (KeyError in runs/create).
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 def make_settings(
@@ -51,6 +55,7 @@ def make_settings(
         tracking=TrackingSettings(
             uri=f"sqlite:///{root / 'mlflow.db'}", artifact_dir=root / "mlartifacts"
         ),
+        ledger=LedgerSettings(url=f"sqlite:///{root / 'ledger.db'}"),
     )
 
 
@@ -67,8 +72,18 @@ def prefect_backend() -> Iterator[str]:
     for key, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
     configure_runtime()
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=180):
+    # Heartbeats tell a server that a scheduled run crashed; here they only cost each
+    # flow run up to a second at its end (the heartbeat thread sleeps in whole seconds
+    # and is joined), which the daily-campaign simulation pays ninety times.
+    with (
+        prefect_test_harness(server_startup_timeout=180),
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
         yield str(PREFECT_API_URL.value())

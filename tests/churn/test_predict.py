@@ -6,10 +6,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from churn.contact_policy import ContactRules, plan_contacts
 from churn.data import write_table
 from churn.errors import InputError
 from churn.model import ChurnModel
-from churn.predict import CAMPAIGN_COLUMNS, score_customers, score_file
+from churn.predict import CAMPAIGN_COLUMNS, score_customers, score_file, write_campaign_files
 from churn.settings import ModelSettings
 from churn.synthetic import generate_world
 from churn.train import split_customers, train_model
@@ -26,18 +27,20 @@ def model_and_current() -> tuple[ChurnModel, pd.DataFrame]:
 
 def _score(model: ChurnModel, source: Path, out: Path, chunk_size: int = 700):  # type: ignore[no-untyped-def]
     return score_file(
-        model,
-        source,
-        threshold=0.7,
-        chunk_size=chunk_size,
-        scores_path=out / "scores.parquet",
-        campaign_path=out / "campaign.csv",
-        assignment_path=out / "assignment.parquet",
-        control_share=0.1,
-        campaign_id="c-1",
-        model_version="3",
-        scored_at=SCORED_AT,
+        model, source, threshold=0.7, chunk_size=chunk_size, scores_path=out / "scores.parquet"
     )
+
+
+def _campaign(result, out: Path):  # type: ignore[no-untyped-def]
+    plan = plan_contacts(
+        result.flagged, campaign_id="c-1", rules=ContactRules(control_share=0.1),
+        save_rate=0.625, cost_per_contact=50,
+    )  # fmt: skip
+    return write_campaign_files(
+        plan.decisions, assignment_path=out / "assignment.parquet",
+        campaign_path=out / "campaign.csv", campaign_id="c-1", model_version="3",
+        scored_at=SCORED_AT,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
@@ -47,19 +50,23 @@ def test_campaign_holds_exactly_the_customers_above_threshold(
     model, current = model_and_current
     source = write_table(current, tmp_path / f"current{suffix}")
     result = _score(model, source, tmp_path / "out")
+    files = _campaign(result, tmp_path / "out")
 
     expected = score_customers(model, current)
     above = expected.loc[expected["churn_probability"] > 0.7, "customer_id"]
     assert len(above) > 0
-    # Every flagged customer is assigned, in score-file order, to one group.
-    assignment = pd.read_parquet(result.assignment_path)
+    # Every flagged customer is returned, in score-file order, with their value.
+    assert result.flagged["customer_id"].tolist() == above.tolist()
+    assert (result.flagged["customer_value"] == 0.0).all()  # no rule, clv=0 given
+    # Every flagged customer is assigned to one group.
+    assignment = pd.read_parquet(files.assignment_path)
     assert assignment["customer_id"].tolist() == above.tolist()
     assert set(assignment["group"]) == {"treatment", "control"}
     control = assignment.loc[assignment["group"] == "control", "customer_id"]
-    assert result.n_control == len(control) > 0
+    assert len(control) > 0
     # The CRM list holds the treatment group only: exactly those above the
     # threshold who are not held out.
-    campaign = pd.read_csv(result.campaign_path, dtype={"customer_id": str})
+    campaign = pd.read_csv(files.campaign_path, dtype={"customer_id": str})
     assert tuple(campaign.columns) == CAMPAIGN_COLUMNS
     assert campaign["customer_id"].tolist() == [c for c in above if c not in set(control)]
     assert (campaign["churn_probability"] > 0.7).all()
@@ -72,7 +79,6 @@ def test_campaign_holds_exactly_the_customers_above_threshold(
         scores["churn_probability"], expected["churn_probability"], check_names=False
     )
     assert result.n_flagged == len(assignment)
-    assert result.n_treated == len(campaign)
 
 
 def test_chunking_does_not_change_scores(
@@ -82,10 +88,10 @@ def test_chunking_does_not_change_scores(
     source = write_table(current, tmp_path / "current.parquet")
     one = _score(model, source, tmp_path / "a", chunk_size=10_000)
     many = _score(model, source, tmp_path / "b", chunk_size=333)
-    for path in ("scores_path", "assignment_path"):
-        pd.testing.assert_frame_equal(
-            pd.read_parquet(getattr(one, path)), pd.read_parquet(getattr(many, path))
-        )
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(one.scores_path), pd.read_parquet(many.scores_path)
+    )
+    pd.testing.assert_frame_equal(one.flagged, many.flagged)
 
 
 def test_bad_chunk_leaves_previous_outputs_untouched(
@@ -94,7 +100,7 @@ def test_bad_chunk_leaves_previous_outputs_untouched(
     model, current = model_and_current
     out = tmp_path / "out"
     good = write_table(current, tmp_path / "good.parquet")
-    _score(model, good, out)
+    _campaign(_score(model, good, out), out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     bad = current.copy()

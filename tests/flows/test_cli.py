@@ -232,9 +232,17 @@ def test_train_score_then_bad_scoring_file_keeps_the_previous_campaign(
     assert realized["metrics"]["realized_customers_saved"] == 0
     assert realized["metrics"]["realized_roi_pct"] == -100
     assert "window" in realized["warnings"]  # no observed_at: read "now", before the window
+    ledger = churn("campaigns", "--json", "--config", str(config), cwd=tmp_path)
+    assert ledger.returncode == 0, ledger.stderr
+    (c1,) = json.loads(ledger.stdout)
+    assert (c1["campaign_id"], c1["status"], c1["realized_roi_pct"]) == ("c1", "measured", -100)
+    assert c1["n_treated"] == realized["metrics"]["realized_n_treated"]
+    again = churn("roi", "--campaign", "c1", "--outcomes", str(outcomes), "--config",
+                  str(config), "--json", cwd=tmp_path, api_url=prefect_backend)  # fmt: skip
+    assert json.loads(again.stdout)["metrics"]["campaigns_measured"] == 1  # counted once
     unknown = churn("roi", "--campaign", "nope", "--outcomes", str(outcomes), "--config",
                     str(config), cwd=tmp_path, api_url=prefect_backend)  # fmt: skip
-    assert_user_error(unknown, "No scoring run for campaign 'nope'", "c1")
+    assert_user_error(unknown, "has no campaign 'nope'", "recent campaigns: c1")
 
     # People compare runs and manage the registry from the terminal.
     listed = churn("runs", "--kind", "scoring", "--json", "--config", str(config), cwd=tmp_path)
@@ -293,3 +301,35 @@ def test_serve_registers_both_deployments_with_their_schedules(
             for deployment in client.read_deployments():
                 if deployment.name in {"weekly-retrain", "daily-scoring"}:
                     client.delete_deployment(deployment.id)
+
+
+@pytest.mark.slow
+def test_ledger_problems_stop_scoring_before_anything_is_written(
+    prefect_backend: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path)
+    raw = yaml.safe_load(config.read_text())
+
+    # A ledger database that does not answer: one paragraph, no password, nothing written.
+    raw["ledger"] = {"url": "postgresql+psycopg://churn:s3cret@127.0.0.1:9/ledger"}
+    config.write_text(yaml.safe_dump(raw))
+    down = churn("score", "--config", str(config), cwd=tmp_path, api_url=prefect_backend)
+    assert_user_error(down, "campaign ledger at postgresql+psycopg://churn:***@127.0.0.1:9")
+    assert "s3cret" not in down.stderr + down.stdout
+    assert down.stderr.count("error: ") == 1
+    assert not (tmp_path / "outputs").exists()
+
+    # A suppression list without an id column names the file, the columns and the fix.
+    optouts = tmp_path / "optouts.csv"
+    optouts.write_text("email\na@example.com\n")
+    raw["ledger"] = {"url": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    raw["contact"] = {"suppression_path": str(optouts)}
+    config.write_text(yaml.safe_dump(raw))
+    bad = churn("score", "--config", str(config), cwd=tmp_path, api_url=prefect_backend)
+    assert_user_error(bad, "optouts.csv", "no customer id column", "['email']", "aliases")
+    assert not (tmp_path / "outputs").exists()
+
+    # The ledger answers and is empty: `churn campaigns` says so, for people and machines.
+    listed = churn("campaigns", "--json", "--config", str(config), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []

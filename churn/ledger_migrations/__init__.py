@@ -1,0 +1,1 @@
+"""Alembic migrations of the campaign ledger (run by ``churn.ledger.Ledger.open``)."""
