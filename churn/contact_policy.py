@@ -158,8 +158,13 @@ def plan_contacts(
         if len(members):
             reason[np.isin(ids, np.asarray(list(members), dtype=object))] = name
     eligible = np.flatnonzero(pd.isna(reason))
+    # Under a budget, the campaign keeps about max_contacts + min_control customers:
+    # the share that holds min_control of them out is sized on that, not on all eligible.
+    sized_on = len(eligible)
+    if rules.max_contacts is not None:
+        sized_on = min(sized_on, rules.max_contacts + rules.min_control)
     share = effective_control_share(
-        len(eligible), control_share=rules.control_share, min_control=rules.min_control,
+        sized_on, control_share=rules.control_share, min_control=rules.min_control,
         max_control_share=rules.max_control_share,
     )  # fmt: skip
     held = control_mask(ids[eligible], campaign_id=campaign_id, control_share=share)

@@ -32,7 +32,7 @@ from churn.contact_policy import (
     ContactRules,
     plan_contacts,
 )
-from churn.errors import InputError, NotReadyError
+from churn.errors import ConfigError, InputError, NotReadyError
 from churn.holdout import CONTROL, TREATMENT
 
 SCHEMA_HEAD = "0001"
@@ -203,8 +203,44 @@ def safe_url(url: str) -> str:
         return "<an unparseable database URL>"
 
 
+def _parse(url: str) -> sa.engine.URL:
+    try:
+        return sa.engine.make_url(url)
+    except Exception as exc:
+        raise NotReadyError(
+            f"ledger.url {safe_url(url)} is not a database URL SQLAlchemy can use "
+            f"({type(exc).__name__}: {_first_line(exc)}). Set ledger.url (or "
+            "CHURN_LEDGER_URL) to e.g. sqlite:///ledger.db or "
+            "postgresql+psycopg://user@host:5432/db."
+        ) from None
+
+
+CAMPAIGN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+
+
+def check_campaign_id(campaign_id: str) -> str:
+    """A campaign id is a name: letters, digits, ``.``, ``_``, ``-``; at most 128.
+
+    Raises:
+        ConfigError: the id is empty, too long or has other characters.
+
+    Examples:
+        >>> check_campaign_id("campaign-2026-12-01")
+        'campaign-2026-12-01'
+    """
+    import re
+
+    if not re.fullmatch(CAMPAIGN_ID_PATTERN, campaign_id):
+        shown = campaign_id if len(campaign_id) <= 60 else campaign_id[:60] + "…"
+        raise ConfigError(
+            f"Campaign id {shown!r} is not a valid name: use 1 to 128 letters, digits, '.', "
+            "'_' or '-', starting with a letter or digit (e.g. campaign-2026-12-01)."
+        )
+    return campaign_id
+
+
 def _engine(url: str) -> sa.Engine:
-    parsed = sa.engine.make_url(url)
+    parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
@@ -234,12 +270,26 @@ class Ledger:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> Ledger:
+    def open(cls, url: str, *, must_exist: bool = False) -> Ledger:
         """Connect, and create or migrate the schema to the current version.
 
+        Args:
+            url: the SQLAlchemy URL.
+            must_exist: for commands that only read: a SQLite file that is not there
+                is an error, not a new empty ledger.
+
         Raises:
-            NotReadyError: the database does not answer (the message masks passwords).
+            NotReadyError: the database does not answer (the message masks passwords),
+                or ``must_exist`` and there is no ledger file.
         """
+        if must_exist:
+            parsed = _parse(url)
+            if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+                raise NotReadyError(
+                    f"There is no campaign ledger at {safe_url(url)} yet: score a campaign "
+                    "first (churn score or churn run), or set ledger.url / CHURN_LEDGER_URL "
+                    "to the ledger you mean."
+                )
         try:
             engine = _engine(url)
         except Exception as exc:
@@ -378,27 +428,18 @@ class Ledger:
 
     def contacts(self, campaign_id: str, *, groups: Sequence[str] | None = None) -> pd.DataFrame:
         """A campaign's rows: every flagged customer with group, reason and outcome."""
-        query = sa.select(
-            contacts.c.customer_id, contacts.c.churn_probability, contacts.c.customer_value,
-            contacts.c.expected_value, contacts.c.grp.label("group"), contacts.c.skip_reason,
-            contacts.c.contacted_at, contacts.c.window_end, contacts.c.churned,
-            contacts.c.observed_at,
-        ).where(contacts.c.campaign_id == campaign_id)  # fmt: skip
-        if groups is not None:
-            query = query.where(contacts.c.grp.in_(list(groups)))
         with self.engine.connect() as conn:
-            result = conn.execute(query)
-            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-        # Rows come back in key order on one database and insertion order on another.
-        return frame.sort_values("customer_id", kind="stable", ignore_index=True)
+            return _contacts(conn, campaign_id, groups=groups)
 
     def attach_run(self, campaign_id: str, *, run_id: str, compute_seconds: float) -> None:
-        """Remember the MLflow scoring run that logged the campaign (the latest one)."""
+        """Remember the MLflow scoring run that logged the campaign (the latest one), and
+        add its compute: every scoring of a campaign is charged, each once."""
+        spent = sa.func.coalesce(campaigns.c.compute_seconds, 0.0) + compute_seconds
         with self._transaction() as conn:
             conn.execute(
                 campaigns.update()
                 .where(campaigns.c.campaign_id == campaign_id)
-                .values(mlflow_run_id=run_id, compute_seconds=compute_seconds)
+                .values(mlflow_run_id=run_id, compute_seconds=spent)
             )
 
     def first_of_model(self, campaign_id: str, *, model_name: str, model_version: str) -> bool:
@@ -451,16 +492,6 @@ class Ledger:
                 f"{source}: {repeated.nunique()} customers have more than one outcome "
                 f"(e.g. {sorted(set(repeated))[:3]}); give each customer one row."
             )
-        rows = self.contacts(campaign_id)
-        held = set(rows["customer_id"])
-        known = held | set(map(str, known_ids or ()))
-        unknown = ids[~ids.isin(known)]
-        if len(unknown):
-            raise InputError(
-                f"{source}: {len(unknown)} outcomes are for customers campaign '{campaign_id}' "
-                f"never scored (e.g. {unknown.head(3).tolist()}); is it the outcomes file "
-                "of another campaign?"
-            )
         observed = _observed_at(outcomes)
         early = observed < campaign.scored_at
         if early.any():
@@ -470,41 +501,26 @@ class Ledger:
                 f"{ids[early].head(3).tolist()} on {observed[early].iloc[0]:%Y-%m-%d}); "
                 "outcomes must be read after the campaign."
             )
-        mine = pd.DataFrame(
-            {"customer_id": ids, "new": outcomes["churned"].astype(int).to_numpy(),
-             "new_observed": observed.to_numpy()}
-        ).merge(rows[["customer_id", "churned"]], on="customer_id")  # fmt: skip
-        clash = mine["churned"].notna() & (mine["churned"] != mine["new"])
-        if clash.any():
-            raise InputError(
-                f"{source}: {int(clash.sum())} outcomes contradict ones already attached to "
-                f"campaign '{campaign_id}' (e.g. {mine.loc[clash, 'customer_id'].head(3).tolist()}"
-                "); an outcome, once recorded, is not changed."
-            )
-        measured = rows.loc[rows["group"].isin([TREATMENT, CONTROL])]
-        missing = measured.loc[measured["churned"].isna() & ~measured["customer_id"].isin(ids)]
-        if len(missing):
-            raise InputError(
-                f"{source}: no outcome for {len(missing)} of {len(measured)} campaign customers "
-                f"(e.g. {missing['customer_id'].head(3).tolist()}); every contacted and control "
-                "customer needs one, measured over the whole window. Nothing was attached."
-            )
-        fresh = mine.loc[mine["churned"].isna()]
-        if fresh.empty:
-            return 0
-        statement = (
-            contacts.update()
-            .where(contacts.c.campaign_id == sa.bindparam("cid"))
-            .where(contacts.c.customer_id == sa.bindparam("cust"))
-            .values(churned=sa.bindparam("ch"), observed_at=sa.bindparam("obs"))
-        )
-        params = [
-            {"cid": campaign_id, "cust": c, "ch": int(ch), "obs": pd.Timestamp(o).to_pydatetime()}
-            for c, ch, o in zip(
-                fresh["customer_id"], fresh["new"], fresh["new_observed"], strict=True
-            )
-        ]
+        # Checked and written under the ledger's lock: two attachments at once take turns.
         with self._transaction() as conn:
+            rows = _contacts(conn, campaign_id)
+            fresh = _new_outcomes(rows, ids, outcomes, observed, known_ids, campaign_id, source)
+            if fresh.empty:
+                return 0
+            statement = (
+                contacts.update()
+                .where(contacts.c.campaign_id == sa.bindparam("cid"))
+                .where(contacts.c.customer_id == sa.bindparam("cust"))
+                .where(contacts.c.churned.is_(None))
+                .values(churned=sa.bindparam("ch"), observed_at=sa.bindparam("obs"))
+            )
+            params = [
+                {"cid": campaign_id, "cust": c, "ch": int(ch),
+                 "obs": pd.Timestamp(o).to_pydatetime()}
+                for c, ch, o in zip(
+                    fresh["customer_id"], fresh["new"], fresh["new_observed"], strict=True
+                )
+            ]  # fmt: skip
             conn.execute(statement, params)
         return len(params)
 
@@ -528,6 +544,64 @@ class Ledger:
             )
 
 
+def _contacts(
+    conn: sa.Connection, campaign_id: str, *, groups: Sequence[str] | None = None
+) -> pd.DataFrame:
+    query = sa.select(
+        contacts.c.customer_id, contacts.c.churn_probability, contacts.c.customer_value,
+        contacts.c.expected_value, contacts.c.grp.label("group"), contacts.c.skip_reason,
+        contacts.c.contacted_at, contacts.c.window_end, contacts.c.churned,
+        contacts.c.observed_at,
+    ).where(contacts.c.campaign_id == campaign_id)  # fmt: skip
+    if groups is not None:
+        query = query.where(contacts.c.grp.in_(list(groups)))
+    result = conn.execute(query)
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    # Rows come back in key order on one database and insertion order on another.
+    return frame.sort_values("customer_id", kind="stable", ignore_index=True)
+
+
+def _new_outcomes(
+    rows: pd.DataFrame,
+    ids: pd.Series,
+    outcomes: pd.DataFrame,
+    observed: pd.Series,
+    known_ids: Sequence[str] | None,
+    campaign_id: str,
+    source: str | Path,
+) -> pd.DataFrame:
+    """The outcomes not yet attached, once every check passed (``InputError`` if not)."""
+    held = set(rows["customer_id"])
+    known = held | set(map(str, known_ids or ()))
+    unknown = ids[~ids.isin(known)]
+    if len(unknown):
+        raise InputError(
+            f"{source}: {len(unknown)} outcomes are for customers campaign '{campaign_id}' "
+            f"never scored (e.g. {unknown.head(3).tolist()}); is it the outcomes file "
+            "of another campaign?"
+        )
+    mine = pd.DataFrame(
+        {"customer_id": ids, "new": outcomes["churned"].astype(int).to_numpy(),
+         "new_observed": observed.to_numpy()}
+    ).merge(rows[["customer_id", "churned"]], on="customer_id")  # fmt: skip
+    clash = mine["churned"].notna() & (mine["churned"] != mine["new"])
+    if clash.any():
+        raise InputError(
+            f"{source}: {int(clash.sum())} outcomes contradict ones already attached to "
+            f"campaign '{campaign_id}' (e.g. {mine.loc[clash, 'customer_id'].head(3).tolist()}"
+            "); an outcome, once recorded, is not changed."
+        )
+    measured = rows.loc[rows["group"].isin([TREATMENT, CONTROL])]
+    missing = measured.loc[measured["churned"].isna() & ~measured["customer_id"].isin(ids)]
+    if len(missing):
+        raise InputError(
+            f"{source}: no outcome for {len(missing)} of {len(measured)} campaign customers "
+            f"(e.g. {missing['customer_id'].head(3).tolist()}); every contacted and control "
+            "customer needs one, measured over the whole window. Nothing was attached."
+        )
+    return mine.loc[mine["churned"].isna()]
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else ""
@@ -547,21 +621,24 @@ def _campaign_row(conn: sa.Connection, campaign_id: str) -> Any:
 def _history(
     conn: sa.Connection, campaign_id: str, scored_at: datetime, rules: ContactRules
 ) -> tuple[set[str], set[str]]:
-    """Customers held out with an open window, and customers inside the cooldown."""
+    """Customers held out with an open window, and customers inside the cooldown.
+
+    Both count in whole days, and have no upper bound: a campaign recorded earlier
+    but dated later (a concurrent run that started a little after this one, or a
+    backfill) blocks its customers too. A customer contacted on a day is in
+    cooldown through day + ``cooldown_days`` − 1; with a cooldown of 0, never
+    twice on the same day.
+    """
     others = contacts.c.campaign_id != campaign_id
+    day = datetime.combine(scored_at.date(), datetime.min.time())
     held_out = sa.select(contacts.c.customer_id).where(
-        others, contacts.c.grp == CONTROL, contacts.c.window_end > scored_at
+        others, contacts.c.grp == CONTROL, contacts.c.window_end >= day
     )
-    cooldown_start = scored_at - pd.Timedelta(days=rules.cooldown_days)
+    cooldown_start = day - pd.Timedelta(days=max(rules.cooldown_days, 1) - 1)
     cooling = sa.select(contacts.c.customer_id).where(
-        others,
-        contacts.c.grp == TREATMENT,
-        contacts.c.contacted_at > cooldown_start,
-        contacts.c.contacted_at <= scored_at,
+        others, contacts.c.grp == TREATMENT, contacts.c.contacted_at >= cooldown_start
     )
-    held = set(conn.execute(held_out).scalars())
-    cool = set(conn.execute(cooling).scalars()) if rules.cooldown_days > 0 else set()
-    return held, cool
+    return set(conn.execute(held_out).scalars()), set(conn.execute(cooling).scalars())
 
 
 def _insert_campaign(

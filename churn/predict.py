@@ -12,6 +12,7 @@ the campaign list of the treatment group (for the CRM), atomically.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -179,6 +180,7 @@ def write_campaign_files(
     campaign_id: str,
     model_version: str,
     scored_at: datetime,
+    withheld: Collection[str] = (),
 ) -> CampaignFiles:
     """Write the assignment (every flagged customer: group and skip reason) and the
     campaign list of the treatment group (CSV for the CRM, or parquet), both atomically.
@@ -191,9 +193,13 @@ def write_campaign_files(
         campaign_id: the campaign.
         model_version: the registry version that scored.
         scored_at: the scoring time written into the list.
+        withheld: customers kept off the list though the ledger records them as treated
+            (opted out since the campaign was recorded).
     """
     assignment = decisions.assign(campaign_id=campaign_id)[list(ASSIGNMENT_COLUMNS)]
     treated = assignment.loc[assignment["group"] == TREATMENT]
+    if len(withheld):
+        treated = treated.loc[~treated["customer_id"].isin(list(withheld))]
     campaign = treated.assign(
         scored_at=scored_at.isoformat(timespec="seconds"), model_version=model_version
     )[list(CAMPAIGN_COLUMNS)]

@@ -267,7 +267,7 @@ def campaigns(
     settings = _settings(config)
     from churn.ledger import Ledger, campaigns_as_json, safe_url
 
-    with Ledger.open(settings.ledger.url) as ledger:
+    with Ledger.open(settings.ledger.url, must_exist=True) as ledger:
         records = ledger.campaigns()[-last:][::-1]
     if as_json:
         typer.echo(campaigns_as_json(records))

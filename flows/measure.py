@@ -26,7 +26,7 @@ from churn.dataset import VALUE_COLUMN
 from churn.errors import NotMeasurableError
 from churn.evaluate import evaluate_predictions
 from churn.holdout import CONTROL, TREATMENT
-from churn.ledger import Ledger, Measurement
+from churn.ledger import Ledger, Measurement, check_campaign_id
 from churn.plots import uplift_figure
 from churn.settings import Settings
 from flows import tracking
@@ -36,8 +36,8 @@ from flows.tasks import compute_task, io_task
 
 @io_task
 def load_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
-    with Ledger.open(settings.ledger.url) as ledger:
-        record = ledger.campaign(campaign_id)
+    with Ledger.open(settings.ledger.url, must_exist=True) as ledger:
+        record = ledger.campaign(check_campaign_id(campaign_id))
     client = tracking.client_for(settings.tracking)
     run_id = record.mlflow_run_id
     if run_id is None:
@@ -115,7 +115,7 @@ def measure_campaign(
     values = joined[VALUE_COLUMN]
     realized = roi.realized_roi(
         treated["churned"], control["churned"], clv=values[treated.index],
-        control_clv=values[control.index], cost_per_contact=e.cost_per_contact,
+        control_clv=values[control.index], cost_per_contact=record.cost_per_contact,
         confidence=m.confidence, method=m.method,
     )  # fmt: skip
     warnings: dict[str, str] = {}
@@ -238,10 +238,17 @@ def measure_across_campaigns(settings: Settings, policy: str) -> dict[str, float
             if c.policy == policy
         ]
     metrics = payback_metrics(settings, [c.realized_net_benefit or 0.0 for c in measured])
-    return metrics | pooled_metrics(pooled, settings)
+    # One policy, one offer: the campaign's recorded cost prices the pooled contacts.
+    cost = next(
+        (c.cost_per_contact for c in measured if c.policy == policy),
+        settings.economics.cost_per_contact,
+    )
+    return metrics | pooled_metrics(pooled, cost_per_contact=cost, settings=settings)
 
 
-def pooled_metrics(rows: list[pd.DataFrame], settings: Settings) -> dict[str, float]:
+def pooled_metrics(
+    rows: list[pd.DataFrame], *, cost_per_contact: float, settings: Settings
+) -> dict[str, float]:
     """``pooled_realized_*`` of campaigns' treated and control rows (with outcomes)."""
     campaigns = [
         roi.CampaignOutcomes(
@@ -255,12 +262,13 @@ def pooled_metrics(rows: list[pd.DataFrame], settings: Settings) -> dict[str, fl
     try:
         pooled = roi.pooled_realized_roi(
             campaigns,
-            cost_per_contact=settings.economics.cost_per_contact,
+            cost_per_contact=cost_per_contact,
             confidence=settings.measurement.confidence,
         )
     except ValueError:
         return {}
-    return pooled.as_metrics(prefix="pooled_realized_") | {"pooled_campaigns": float(len(rows))}
+    used = sum(c.measurable for c in campaigns)
+    return pooled.as_metrics(prefix="pooled_realized_") | {"pooled_campaigns": float(used)}
 
 
 def payback_metrics(settings: Settings, net_benefits: list[float]) -> dict[str, float]:

@@ -23,7 +23,7 @@ from churn.contact_policy import SKIP_REASONS, ContactRules, policy_label
 from churn.data import Chunk, check_customer_ids, file_digest, load_suppression_list, plan_chunks
 from churn.errors import ConfigError, NotReadyError
 from churn.holdout import TREATMENT
-from churn.ledger import Ledger, NewCampaign, RecordedCampaign, safe_url
+from churn.ledger import Ledger, NewCampaign, RecordedCampaign, check_campaign_id, safe_url
 from churn.predict import (
     CampaignFiles,
     ChunkResult,
@@ -36,6 +36,11 @@ from churn.predict import (
 from churn.settings import CampaignSettings, Settings
 from flows import tracking
 from flows.tasks import compute_task, io_task
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A moment in UTC; one without a zone is taken as UTC already (as the ledger keeps it)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def campaign_dir(settings: Settings, campaign_id: str) -> Path:
@@ -202,14 +207,29 @@ def record_campaign(
 
 @io_task
 def write_campaign(
-    settings: Settings, recorded: RecordedCampaign, champion: tracking.Champion
+    settings: Settings, recorded: RecordedCampaign, suppressed: list[str]
 ) -> CampaignFiles:
-    """The assignment and the CRM's list, written from the ledger's rows."""
-    folder = campaign_dir(settings, recorded.campaign.campaign_id)
+    """The assignment and the CRM's list, written from the ledger's rows.
+
+    A campaign recorded earlier keeps its rows, but who opted out since is kept off
+    the list (consent outranks the record).
+    """
+    c = recorded.campaign
+    withheld: list[str] = []
+    if recorded.existed and suppressed:
+        treated = recorded.decisions.loc[recorded.decisions["group"] == TREATMENT]
+        withheld = sorted(set(treated["customer_id"]) & set(suppressed))
+        if withheld:
+            get_run_logger().warning(
+                "Campaign %s: %d customers it recorded as contacted have opted out since; "
+                "they are kept off campaign.csv (e.g. %s).",
+                c.campaign_id, len(withheld), ", ".join(withheld[:3]),
+            )  # fmt: skip
+    folder = campaign_dir(settings, c.campaign_id)
     return write_campaign_files(
         recorded.decisions, assignment_path=folder / "assignment.parquet",
-        campaign_path=folder / "campaign.csv", campaign_id=recorded.campaign.campaign_id,
-        model_version=recorded.campaign.model_version, scored_at=recorded.campaign.scored_at,
+        campaign_path=folder / "campaign.csv", campaign_id=c.campaign_id,
+        model_version=c.model_version, scored_at=as_utc(c.scored_at), withheld=withheld,
     )  # fmt: skip
 
 
@@ -276,8 +296,9 @@ def log_scoring(
     with Ledger.open(settings.ledger.url) as ledger:
         # The training run's compute is charged once: to the first campaign of its model.
         first = ledger.first_of_model(
-            campaign.campaign_id, model_name=champion.name, model_version=champion.version
-        )
+            campaign.campaign_id, model_name=campaign.model_name,
+            model_version=campaign.model_version,
+        )  # fmt: skip
         training_seconds = tracking.run_compute_seconds(client, champion.run_id) if first else 0.0
         compute_seconds = time.perf_counter() - started + training_seconds
         ledger.attach_run(campaign.campaign_id, run_id=run_id, compute_seconds=compute_seconds)
@@ -374,17 +395,17 @@ def score_flow(
         scored_at: the campaign's date (default: now); set it to backfill a day.
     """
     started = time.perf_counter()
-    scored_at = (scored_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    campaign_id = campaign_id or f"campaign-{scored_at:%Y-%m-%d}"
-    open_ledger(settings)
+    scored_at = as_utc(scored_at or datetime.now(UTC)).replace(microsecond=0)
+    campaign_id = check_campaign_id(campaign_id or f"campaign-{scored_at:%Y-%m-%d}")
     suppressed = load_suppressed(settings)
+    open_ledger(settings)
     champion = load_champion(settings)
     if settings.campaign.runner == "dask":
         result = score_on_dask(champion, settings, campaign_id)
     else:
         result = score_customers_file(champion, settings, campaign_id)
     recorded = record_campaign(settings, champion, result, campaign_id, scored_at, suppressed)
-    files = write_campaign(settings, recorded, champion)
+    files = write_campaign(settings, recorded, suppressed)
     expected = compute_expected_roi(recorded, settings)
     logged = log_scoring(settings, champion, result, recorded, files, expected, started)
     drifted = drifted_features(result, settings)

@@ -104,3 +104,13 @@ def test_same_inputs_same_plan() -> None:
     again = plan(frame.sample(frac=1, random_state=1), rules, cooling_down={"C0001"})
     by_id = again.decisions.set_index("customer_id").loc[first.decisions["customer_id"]]
     assert by_id["group"].tolist() == first.decisions["group"].tolist()
+
+
+def test_under_a_budget_the_raised_share_still_holds_out_min_control() -> None:
+    decided = plan(
+        flagged(1000),
+        ContactRules(control_share=0.1, max_contacts=50, min_control=30, max_control_share=0.5),
+    )
+    assert decided.count("treatment") == 50
+    assert decided.control_share == pytest.approx(30 / 80)
+    assert 18 <= decided.count("control") <= 45

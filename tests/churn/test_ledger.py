@@ -15,8 +15,15 @@ import pytest
 import sqlalchemy as sa
 
 from churn.contact_policy import ContactRules
-from churn.errors import InputError, NotReadyError
-from churn.ledger import SCHEMA_HEAD, Ledger, Measurement, NewCampaign, metadata
+from churn.errors import ConfigError, InputError, NotReadyError
+from churn.ledger import (
+    SCHEMA_HEAD,
+    Ledger,
+    Measurement,
+    NewCampaign,
+    check_campaign_id,
+    metadata,
+)
 from tests.pg import fresh_database
 
 DAY0 = datetime(2026, 7, 1, 6, tzinfo=UTC)
@@ -95,6 +102,13 @@ def test_the_schema_is_migrated_by_alembic_and_matches_the_tables(ledger: Ledger
     assert differences == []
 
 
+def test_the_fast_path_knows_the_latest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    folder = Path(__import__("churn.ledger").ledger.__file__).with_name("ledger_migrations")
+    assert ScriptDirectory(str(folder)).get_current_head() == SCHEMA_HEAD
+
+
 def test_opening_twice_migrates_once_and_keeps_the_data(ledger_url: str) -> None:
     with Ledger.open(ledger_url) as first:
         first.record_campaign(campaign("a", 0), customers(100))
@@ -150,6 +164,56 @@ def test_the_cooldown_skips_customers_contacted_recently(ledger: Ledger) -> None
     day31 = ledger.record_campaign(campaign("day31", 31, cooldown=30), customers(1000)).decisions
     # Day 2 contacted nobody, so day 31 may contact day 1's treated again.
     assert set(day31.loc[day31["group"] == "treatment", "customer_id"]) <= treated
+
+
+def test_a_campaign_recorded_earlier_but_dated_later_still_blocks(ledger: Ledger) -> None:
+    # A manual run that started a little later but recorded first, then the schedule.
+    later = ledger.record_campaign(campaign("manual", 1), customers(500)).decisions
+    earlier = ledger.record_campaign(campaign("schedule", 0), customers(500)).decisions
+    assert not (earlier["group"] == "treatment").any()
+    assert set(earlier["skip_reason"]) == {"cooldown", "holdout"}
+    assert set(later.loc[later["group"] == "treatment", "customer_id"]) == set(
+        earlier.loc[earlier["skip_reason"] == "cooldown", "customer_id"]
+    )
+
+
+def test_without_a_cooldown_no_one_is_contacted_twice_on_one_day(ledger: Ledger) -> None:
+    first = ledger.record_campaign(campaign("a", 0, cooldown=0), customers(300)).decisions
+    same_day = ledger.record_campaign(campaign("b", 0, cooldown=0), customers(300)).decisions
+    next_day = ledger.record_campaign(campaign("c", 1, cooldown=0), customers(300)).decisions
+    treated = set(first.loc[first["group"] == "treatment", "customer_id"])
+    assert not (same_day["group"] == "treatment").any()
+    assert set(next_day.loc[next_day["group"] == "treatment", "customer_id"]) <= treated
+
+
+def test_the_cooldown_counts_whole_days(ledger: Ledger) -> None:
+    first = ledger.record_campaign(campaign("a", 0, cooldown=30), customers(300)).decisions
+    treated = set(first.loc[first["group"] == "treatment", "customer_id"])
+    # Contacted on day 0: in cooldown through day 29, whatever the hour, free on day 30.
+    day29 = campaign("b", 29, cooldown=30)
+    late = NewCampaign(**{**day29.__dict__, "scored_at": day29.scored_at + timedelta(hours=17)})
+    assert (
+        set(
+            ledger.record_campaign(late, customers(300)).decisions.query(
+                "skip_reason == 'cooldown'"
+            )["customer_id"]
+        )
+        == treated
+    )
+    day30 = ledger.record_campaign(campaign("c", 30, cooldown=30), customers(300)).decisions
+    assert not (day30["skip_reason"] == "cooldown").any()
+
+
+def test_read_only_commands_do_not_create_a_ledger(tmp_path: Path) -> None:
+    with pytest.raises(NotReadyError, match="no campaign ledger at sqlite:///"):
+        Ledger.open(f"sqlite:///{tmp_path / 'none.db'}", must_exist=True)
+    assert not (tmp_path / "none.db").exists()
+
+
+@pytest.mark.parametrize("bad", ["", "../x", "/abs", "it's", "a" * 129, "x y"])
+def test_campaign_ids_are_names(bad: str) -> None:
+    with pytest.raises(ConfigError, match="is not a valid name"):
+        check_campaign_id(bad)
 
 
 def test_suppressed_customers_are_never_contacted(ledger: Ledger) -> None:

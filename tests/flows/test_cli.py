@@ -329,7 +329,13 @@ def test_ledger_problems_stop_scoring_before_anything_is_written(
     assert_user_error(bad, "optouts.csv", "no customer id column", "['email']", "aliases")
     assert not (tmp_path / "outputs").exists()
 
-    # The ledger answers and is empty: `churn campaigns` says so, for people and machines.
+    # Nothing was scored, so there is no ledger yet: `churn campaigns` says so, and
+    # creates none. A campaign id is a name, never a path.
     listed = churn("campaigns", "--json", "--config", str(config), cwd=tmp_path)
-    assert listed.returncode == 0, listed.stderr
-    assert json.loads(listed.stdout) == []
+    assert_user_error(listed, "no campaign ledger at sqlite:///", "score a campaign first")
+    assert not (tmp_path / "ledger.db").exists()
+    optouts.write_text("customer_id\nC0000001\n")
+    escape = churn("score", "--config", str(config), "--campaign-id", "../../x", cwd=tmp_path,
+                   api_url=prefect_backend)  # fmt: skip
+    assert_user_error(escape, "'../../x' is not a valid name")
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "ledger.db").exists()
