@@ -239,7 +239,17 @@ def check_campaign_id(campaign_id: str) -> str:
     return campaign_id
 
 
+_ENGINES: dict[str, sa.Engine] = {}
+
+
 def _engine(url: str) -> sa.Engine:
+    """One engine (and connection pool) per URL and process, as SQLAlchemy intends."""
+    if url not in _ENGINES:
+        _ENGINES[url] = _new_engine(url)
+    return _ENGINES[url]
+
+
+def _new_engine(url: str) -> sa.Engine:
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -303,6 +313,7 @@ class Ledger:
         try:
             ledger._migrate()
         except Exception as exc:
+            _ENGINES.pop(url, None)
             engine.dispose()
             raise NotReadyError(
                 f"The campaign ledger at {safe_url(url)} does not answer "
@@ -312,8 +323,7 @@ class Ledger:
         return ledger
 
     def close(self) -> None:
-        """Release the connections."""
-        self.engine.dispose()
+        """Nothing to release: connections go back to the URL's pool after each use."""
 
     def __enter__(self) -> Ledger:
         return self
@@ -430,6 +440,22 @@ class Ledger:
         """A campaign's rows: every flagged customer with group, reason and outcome."""
         with self.engine.connect() as conn:
             return _contacts(conn, campaign_id, groups=groups)
+
+    def measured_outcomes(self, policy: str) -> pd.DataFrame:
+        """Treated and control rows, with outcomes, of the measured campaigns of a policy:
+        ``campaign_id, group, churned, customer_value``, in one query."""
+        query = (
+            sa.select(
+                contacts.c.campaign_id, contacts.c.grp.label("group"), contacts.c.churned,
+                contacts.c.customer_value,
+            )
+            .join(campaigns, campaigns.c.campaign_id == contacts.c.campaign_id)
+            .where(campaigns.c.policy == policy, campaigns.c.measured_at.is_not(None))
+            .where(contacts.c.grp.in_([TREATMENT, CONTROL]))
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
     def attach_run(self, campaign_id: str, *, run_id: str, compute_seconds: float) -> None:
         """Remember the MLflow scoring run that logged the campaign (the latest one), and

@@ -53,6 +53,14 @@ def _emit(summary: dict[str, Any], as_json: bool, title: str) -> None:
     Console().print(f"[bold green]{title}[/bold green]", Pretty(summary))
 
 
+def _check_campaign_id(campaign_id: str | None) -> None:
+    """A bad campaign id is refused before Prefect starts (the flows check it too)."""
+    if campaign_id is not None:
+        from churn.ledger import check_campaign_id
+
+        check_campaign_id(campaign_id)
+
+
 def _flows_ready() -> None:
     from flows.runtime import configure_runtime
 
@@ -165,6 +173,7 @@ def score(
 ) -> None:
     """Score every customer with the champion model and write the campaign list."""
     settings = _settings(config)
+    _check_campaign_id(campaign_id)
     _flows_ready()
     from flows.score import score_flow
 
@@ -180,6 +189,7 @@ def run(
     """The whole pipeline: (synthetic data) → train → score → campaign list
     (→ simulated outcomes → realized ROI, on synthetic data)."""
     settings = _settings(config)
+    _check_campaign_id(campaign_id)
     _flows_ready()
     from flows.pipeline import pipeline_flow
 
@@ -197,6 +207,7 @@ def realized(
 ) -> None:
     """Measure a campaign's realized ROI against its control group, with intervals."""
     settings = _settings(config)
+    _check_campaign_id(campaign)
     _flows_ready()
     from flows.measure import realized_roi_flow
 
@@ -214,6 +225,7 @@ def data_outcomes(
     from flows.pipeline import simulate_campaign
 
     settings = _settings(config)
+    _check_campaign_id(campaign)
     typer.echo(str(simulate_campaign(settings, campaign, seed=seed, out=out)))
 
 

@@ -232,22 +232,18 @@ def measure_across_campaigns(settings: Settings, policy: str) -> dict[str, float
     measured campaign, each counted once."""
     with Ledger.open(settings.ledger.url) as ledger:
         measured = [c for c in ledger.campaigns() if c.measured_at is not None]
-        pooled = [
-            ledger.contacts(c.campaign_id, groups=[TREATMENT, CONTROL])
-            for c in measured
-            if c.policy == policy
-        ]
+        rows = ledger.measured_outcomes(policy)
     metrics = payback_metrics(settings, [c.realized_net_benefit or 0.0 for c in measured])
     # One policy, one offer: the campaign's recorded cost prices the pooled contacts.
     cost = next(
         (c.cost_per_contact for c in measured if c.policy == policy),
         settings.economics.cost_per_contact,
     )
-    return metrics | pooled_metrics(pooled, cost_per_contact=cost, settings=settings)
+    return metrics | pooled_metrics(rows, cost_per_contact=cost, settings=settings)
 
 
 def pooled_metrics(
-    rows: list[pd.DataFrame], *, cost_per_contact: float, settings: Settings
+    rows: pd.DataFrame, *, cost_per_contact: float, settings: Settings
 ) -> dict[str, float]:
     """``pooled_realized_*`` of campaigns' treated and control rows (with outcomes)."""
     campaigns = [
@@ -256,9 +252,11 @@ def pooled_metrics(
             control_churned=r.loc[r["group"] == CONTROL, "churned"].astype(int).to_numpy(),
             treated_clv=r.loc[r["group"] == TREATMENT, VALUE_COLUMN].to_numpy(dtype=float),
         )
-        for r in rows
+        for _, r in rows.groupby("campaign_id", sort=True)
         if r["churned"].notna().all()
     ]
+    if not campaigns:
+        return {}
     try:
         pooled = roi.pooled_realized_roi(
             campaigns,

@@ -7,6 +7,7 @@ fluent ``log_metric`` would silently open a new run.
 
 from __future__ import annotations
 
+import os
 import platform
 import tempfile
 import warnings
@@ -52,9 +53,18 @@ def pip_requirements() -> list[str]:
 
 
 def client_for(tracking: TrackingSettings) -> MlflowClient:
-    """A client on the configured store (also set as the process-wide default)."""
+    """A client on the configured store (also MLflow's default in this process, for its
+    fluent calls), leaving the process environment as it was."""
+    # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which load_settings reads
+    # as the user's override: the next config loaded in this process would get this store.
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(tracking.uri)
     mlflow.set_registry_uri(tracking.uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     return MlflowClient(tracking_uri=tracking.uri, registry_uri=tracking.uri)
 
 

@@ -110,3 +110,24 @@ def test_bad_chunk_leaves_previous_outputs_untouched(
         _score(model, source, out)
     after = {p.name: p.read_bytes() for p in out.iterdir()}
     assert after == before  # same files, same bytes, no temporary leftovers
+
+
+def test_customers_withheld_are_kept_off_the_list_but_stay_in_the_assignment(
+    tmp_path: Path,
+) -> None:
+    decisions = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "churn_probability": [0.9, 0.8, 0.75],
+            "customer_value": 1200.0,
+            "group": ["treatment", "treatment", "control"],
+            "skip_reason": [None, None, None],
+        }
+    )
+    files = write_campaign_files(
+        decisions, assignment_path=tmp_path / "assignment.parquet",
+        campaign_path=tmp_path / "campaign.csv", campaign_id="c-1", model_version="3",
+        scored_at=SCORED_AT, withheld=["b"],
+    )  # fmt: skip
+    assert pd.read_csv(files.campaign_path)["customer_id"].tolist() == ["a"]
+    assert pd.read_parquet(files.assignment_path)["customer_id"].tolist() == ["a", "b", "c"]

@@ -1,5 +1,9 @@
 """Create the campaign ledger: campaigns and their contacts.
 
+A migration is history: it spells its tables out rather than importing
+``churn.ledger``'s, which will move on. ``tests/churn/test_ledger.py`` checks
+that the migrated schema equals the tables the code uses.
+
 Revision ID: 0001
 Revises:
 """
