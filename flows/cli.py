@@ -287,11 +287,13 @@ def campaigns(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Last {len(records)} campaigns (ledger {safe_url(settings.ledger.url)})")
+    table = Table(
+        title=f"Last {len(records)} campaigns (ledger {safe_url(settings.ledger.url)})",
+        caption="skipped: cooldown/holdout/suppressed/budget; intervals at 95 %",
+    )
     for column in ("campaign", "scored", "status", "model", "contacted", "held out",
-                   "skipped (cool/hold/supp/budget)", "expected net", "realized net (95% CI)",
-                   "realized ROI (95% CI)"):  # fmt: skip
-        table.add_column(column, overflow="fold")
+                   "skipped", "expected net", "realized net", "realized ROI"):  # fmt: skip
+        table.add_column(column, no_wrap=column in ("skipped", "scored"))
     for c in records:
         skipped = "/".join(
             str(c.n_skipped(r)) for r in ("cooldown", "holdout", "suppressed", "budget")

@@ -145,7 +145,9 @@ def test_bad_training_file_stops_cleanly_and_writes_nothing(
     if (tmp_path / "mlflow.db").exists():
         from mlflow.tracking import MlflowClient
 
-        assert MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_registered_models() == []
+        # The registry too: a client without one uses the process's default (another test's).
+        store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        assert MlflowClient(store, registry_uri=store).search_registered_models() == []
 
 
 @pytest.mark.slow
