@@ -7,6 +7,7 @@ fluent ``log_metric`` would silently open a new run.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import tempfile
@@ -340,6 +341,11 @@ def attach_compiled(client: MlflowClient, model: ChurnModel, run_id: str) -> str
     return None
 
 
+# A registered version never changes, so a process loads each one once (the pipeline's
+# train then score, a served schedule, a simulation of many days).
+_LOADED: dict[tuple[str, str, str, str], ChurnModel] = {}
+
+
 def load_champion(client: MlflowClient, *, name: str, compiled: bool = False) -> Champion:
     """Load the ``champion`` version from the registry (with its compiled trees if asked).
 
@@ -353,8 +359,14 @@ def load_champion(client: MlflowClient, *, name: str, compiled: bool = False) ->
             f"No '{CHAMPION}' version of registered model '{name}' in the MLflow store "
             f"{mlflow.get_tracking_uri()}; train one first (churn retrain, or churn run)."
         ) from None
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
-    model: ChurnModel = pyfunc.unwrap_python_model().model
+    key = (str(client.tracking_uri), name, str(version.version), str(version.run_id))
+    if key not in _LOADED:
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
+        while len(_LOADED) >= 4:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = pyfunc.unwrap_python_model().model
+    # A copy: the compiled trees are attached to it, not to the one kept.
+    model = dataclasses.replace(_LOADED[key], compiled=None)
     note = attach_compiled(client, model, str(version.run_id)) if compiled else "not asked"
     return Champion(
         model=model,
