@@ -14,10 +14,12 @@ MLFLOW_PORT ?= 5000
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
+# --no-compile: byte-compiling every installed package took 45 of a fresh set-up's 78 s;
+# Python compiles the modules it imports, once.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP) ## Create .venv and install the package with its test extras

@@ -13,6 +13,7 @@ PostgreSQL by URL (``postgresql+psycopg://user@host/db``).
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -705,45 +706,53 @@ def _insert_campaign(
     )
     if decisions.empty:
         return
-    rows = pd.DataFrame(
-        {
-            "campaign_id": new.campaign_id,
-            "customer_id": decisions["customer_id"].astype(str),
-            "grp": decisions["group"],
-            "skip_reason": decisions["skip_reason"],
-            "churn_probability": decisions["churn_probability"].astype(float),
-            "customer_value": decisions["customer_value"].astype(float),
-            "expected_value": decisions["expected_value"].astype(float),
-            "contacted_at": scored_at,
-            "window_end": window_end,
+    rows = {
+        "customer_id": decisions["customer_id"].astype(str),
+        "grp": decisions["group"],
+        "skip_reason": decisions["skip_reason"],
+        "churn_probability": decisions["churn_probability"].astype(float),
+        "customer_value": decisions["customer_value"].astype(float),
+        "expected_value": decisions["expected_value"].astype(float),
+    }
+    same = {"campaign_id": new.campaign_id, "contacted_at": scored_at, "window_end": window_end}
+    _bulk_insert(conn, rows, same=same)
+
+
+def _bulk_insert(conn: sa.Connection, rows: dict[str, pd.Series], *, same: dict[str, Any]) -> None:
+    """Rows into ``contacts`` in bulk, ``same`` holding the values every row shares:
+    COPY on PostgreSQL (psycopg), one executemany of plain tuples on SQLite.
+    SQLAlchemy's per-row processing costs a minute at 500 k rows, and converting
+    timestamps row by row seconds, so rows are built from plain lists."""
+    n = len(next(iter(rows.values())))
+    if conn.dialect.name == "sqlite":
+        # SQLAlchemy's own text form of a SQLite DateTime, so that its comparisons hold.
+        same = {
+            k: v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v
+            for k, v in same.items()
         }
-    )
-    _bulk_insert(conn, rows)
-
-
-def _bulk_insert(conn: sa.Connection, rows: pd.DataFrame) -> None:
-    """Rows into ``contacts`` in bulk: COPY on PostgreSQL (psycopg), one executemany of
-    plain tuples on SQLite; SQLAlchemy's per-row processing costs a minute at 500 k."""
-    names = list(rows.columns)
-    plain = rows.astype(object).where(rows.notna(), None)
+    names = [*rows, *same]
+    columns = [_plain(column) for column in rows.values()]
+    records = zip(*columns, *(itertools.repeat(v, n) for v in same.values()), strict=False)
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY contacts ({', '.join(names)}) FROM STDIN") as copy:
-            for row in plain.itertuples(index=False):
-                copy.write_row(row)
+            for record in records:
+                copy.write_row(record)
         return
     if conn.dialect.name == "sqlite":
-        # SQLAlchemy's own text form of a SQLite DateTime, so that its comparisons hold.
-        for column in ("contacted_at", "window_end"):
-            plain[column] = pd.to_datetime(rows[column]).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
         marks = ", ".join("?" * len(names))
         conn.exec_driver_sql(
-            f"INSERT INTO contacts ({', '.join(names)}) VALUES ({marks})",
-            list(plain.itertuples(index=False, name=None)),
+            f"INSERT INTO contacts ({', '.join(names)}) VALUES ({marks})", list(records)
         )
         return
-    records: list[dict[str, Any]] = plain.to_dict("records")  # type: ignore[assignment]
-    conn.execute(contacts.insert(), records)
+    conn.execute(contacts.insert(), [dict(zip(names, record, strict=True)) for record in records])
+
+
+def _plain(column: pd.Series) -> list[Any]:
+    """A column as Python values, missing ones as None."""
+    if column.hasnans:
+        return column.astype(object).where(column.notna(), None).tolist()
+    return column.tolist()
 
 
 def _observed_at(outcomes: pd.DataFrame) -> pd.Series:

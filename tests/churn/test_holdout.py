@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from churn.holdout import assign_groups, control_mask
+from churn.holdout import _unit_interval, assign_groups, control_mask
 
 IDS = [f"C{i:07d}" for i in range(20_000)]
 
@@ -40,3 +40,14 @@ def test_zero_share_has_no_control_and_bad_share_is_refused() -> None:
     assert set(assign_groups(flagged, campaign_id="x", control_share=0.0)["group"]) == {"treatment"}
     with pytest.raises(ValueError, match=r"control_share=1\.5"):
         control_mask(IDS, campaign_id="x", control_share=1.5)
+
+
+def test_the_draws_are_those_of_the_reference_hash() -> None:
+    # Ids of every shape a table gives (long, non-ASCII, numeric) against the
+    # one-at-a-time reference: a campaign's control group never changes with the code.
+    ids = [*IDS[:3000], "", "é-ü-客户", "x" * 500, "12345", "C 01"]
+    for campaign_id, share in (("2026-09", 0.1), ("campaign-2026-12-01", 0.37), ("ä" * 128, 0.5)):
+        expected = [_unit_interval(campaign_id, c) < share for c in ids]
+        mask = control_mask(ids, campaign_id=campaign_id, control_share=share)
+        assert mask.tolist() == expected
+    assert control_mask([], campaign_id="x", control_share=0.1).shape == (0,)
