@@ -167,14 +167,15 @@ def check_customer_ids(
     # not as strings; a repeated hash is confirmed on the ids themselves.
     hashes, n_rows = [], 0
     for ids in _id_batches(path, name):
-        empty = ids.isna() | (ids.astype(str).str.strip() == "")
+        text = ids.astype(str)
+        empty = ids.isna() | (text.str.strip() == "")
         if empty.any():
             rows = (np.flatnonzero(empty.to_numpy())[:3] + n_rows + 1).tolist()
             raise InputError(
                 f"{path}: column '{name}' has {int(empty.sum())} empty values "
                 f"(e.g. rows {', '.join(map(str, rows))}); every customer needs an id."
             )
-        hashes.append(pd.util.hash_array(ids.astype(str).to_numpy(dtype=object)))
+        hashes.append(_hash_ids(text))
         n_rows += len(ids)
     if n_rows == 0:
         raise InputError(f"{path}: the table has no rows; expected one row per customer.")
@@ -182,7 +183,7 @@ def check_customer_ids(
     repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     if len(repeated):
         candidates = pd.concat(
-            ids[np.isin(pd.util.hash_array(ids.astype(str).to_numpy(dtype=object)), repeated)]
+            ids[np.isin(_hash_ids(ids.astype(str)), repeated)]
             for ids in _id_batches(path, name)
         )
         duplicated = candidates.duplicated(keep=False)
@@ -194,6 +195,12 @@ def check_customer_ids(
                 "each customer must appear once."
             )
     return n_rows
+
+
+def _hash_ids(ids: pd.Series) -> np.ndarray:
+    # Ids are (nearly) all distinct: factorising them first, hash_array's default, made
+    # hashing 10 M ids take 4.7 s instead of 1.0 s.
+    return pd.util.hash_array(ids.to_numpy(dtype=object), categorize=False)
 
 
 def _id_batches(path: Path, name: str, batch_size: int = 1_000_000) -> Iterator[pd.Series]:

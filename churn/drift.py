@@ -46,7 +46,13 @@ class FeatureProfile:
     def bin_counts(self, values: pd.Series) -> np.ndarray:
         """Counts of ``values`` per bin, the last bin for missing or unseen ones."""
         if self.categories is not None:
-            codes = pd.Categorical(values.astype("object"), categories=self.categories).codes
+            if isinstance(values.dtype, pd.CategoricalDtype) and [
+                str(c) for c in values.cat.categories
+            ] == self.categories:
+                # The features' own levels are the profile's: no re-encoding of every row.
+                codes = values.cat.codes.to_numpy()
+            else:
+                codes = pd.Categorical(values.astype("object"), categories=self.categories).codes
             codes = np.where(codes < 0, len(self.categories), codes)
             return np.bincount(codes, minlength=len(self.categories) + 1)
         assert self.edges is not None
