@@ -160,7 +160,7 @@ def case(name: str, root: Path, n: int) -> dict[str, float]:
         if model.compiled is not None:
             model.compiled.predict(values)
         else:
-            model.booster.booster_.predict(values)
+            model.trees.predict(values)
         return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
     if name.startswith("raw_fit"):
         from churn.train import lightgbm_classifier

@@ -36,6 +36,17 @@ class SigmoidCalibrator:
 
 
 @dataclass
+class IsotonicCalibrator:
+    """A monotone step-and-ramp map, linear between the fitted points, flat beyond them."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.interp(np.asarray(x, dtype=float), self.x, self.y)
+
+
+@dataclass
 class ChurnModel:
     """A fitted churn model that scores raw customer tables."""
 
@@ -57,6 +68,11 @@ class ChurnModel:
         return build_features(customers, spec=self.spec, categories=self.categories)
 
     @property
+    def trees(self) -> Any:
+        """The ``lightgbm.Booster`` (a trained model holds the scikit-learn wrapper)."""
+        return getattr(self.booster, "booster_", self.booster)
+
+    @property
     def engine(self) -> str:
         """What computes the trees: ``lleaves`` (compiled) or ``lightgbm``."""
         return "lightgbm" if self.compiled is None else "lleaves"
@@ -65,7 +81,9 @@ class ChurnModel:
         """The booster's uncalibrated churn probability (compiled trees when attached)."""
         if self.compiled is not None:
             return self.compiled.predict(feature_matrix(features))
-        proba: np.ndarray = self.booster.predict_proba(features)[:, 1]
+        # The wrapper's predict_proba and the booster's predict are one call: the booster
+        # stops at the best iteration either way.
+        proba: np.ndarray = self.trees.predict(features)
         return proba
 
     def predict_proba(self, customers: pd.DataFrame) -> np.ndarray:
@@ -76,7 +94,7 @@ class ChurnModel:
 
     def feature_importance(self) -> pd.Series:
         """Total gain of each feature's splits, by feature name."""
-        booster = self.booster.booster_
+        booster = self.trees
         gain = booster.feature_importance(importance_type="gain")
         return pd.Series(gain, index=booster.feature_name(), name="gain")
 

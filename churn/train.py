@@ -18,7 +18,7 @@ import pandas as pd
 from churn.compiled import CompiledTrees
 from churn.drift import FeatureProfile, profile_features
 from churn.features import SYNTHETIC, FeatureSpec, build_features, category_levels
-from churn.model import Calibrator, ChurnModel, SigmoidCalibrator
+from churn.model import Calibrator, ChurnModel, IsotonicCalibrator, SigmoidCalibrator
 from churn.schema import LABEL_COLUMN
 from churn.settings import ModelSettings
 
@@ -90,7 +90,8 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray, *, method: str) -> Calibrator
         doubt = 0.5 / len(y)
         iso = IsotonicRegression(y_min=doubt, y_max=1.0 - doubt, out_of_bounds="clip")
         iso.fit(raw, y)
-        return iso
+        # Kept as its fitted points, so a saved model is data (churn.model_io), not a pickle.
+        return IsotonicCalibrator(x=iso.X_thresholds_.copy(), y=iso.y_thresholds_.copy())
     if method == "sigmoid":
         from sklearn.linear_model import LogisticRegression
 

@@ -6,7 +6,7 @@ from churn.data import write_world
 from churn.packaged import write_rdataset
 from churn.settings import DataSettings, Settings
 from churn.synthetic import Drift, generate_world
-from flows.tasks import compute_task, io_task
+from flows.tasks import compute_task, write_task
 
 
 @compute_task
@@ -28,7 +28,7 @@ def generate_data(data: DataSettings) -> list[str]:
     return [str(p) for p in written]
 
 
-@io_task
+@write_task
 def write_packaged(settings: Settings) -> list[str]:
     """Write the packaged dataset ``data.rdataset`` as training and scoring tables."""
     data = settings.data

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 
 import roi
 from churn.data import load_outcomes
@@ -27,14 +26,14 @@ from churn.errors import NotMeasurableError
 from churn.evaluate import evaluate_predictions
 from churn.holdout import CONTROL, TREATMENT
 from churn.ledger import Ledger, Measurement, check_campaign_id
-from churn.plots import uplift_figure
+from churn.plots import to_png, uplift_figure
 from churn.settings import Settings
 from flows import tracking
 from flows.score import campaign_dir, trigger_retrain
-from flows.tasks import compute_task, io_task
+from flows.tasks import compute_task, read_task, write_task
 
 
-@io_task
+@read_task
 def load_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
     with Ledger.open(settings.ledger.url, must_exist=True) as ledger:
         record = ledger.campaign(check_campaign_id(campaign_id))
@@ -49,19 +48,19 @@ def load_campaign(settings: Settings, campaign_id: str) -> dict[str, Any]:
         "scores": pd.read_parquet(scores_path) if scores_path.exists() else None,
         "run_id": run_id,
         "scored_at": pd.Timestamp(record.scored_at, tz="UTC"),
-        "expected_roi_pct": client.get_run(run_id).data.metrics.get("expected_roi_pct"),
+        "expected_roi_pct": tracking.run_metrics(client, run_id).get("expected_roi_pct"),
         # The scoring run's compute already holds the training charge, once.
         "compute_seconds": record.compute_seconds or 0.0,
         "control_share": record.control_share,
     }
 
 
-@io_task
+@read_task
 def load_campaign_outcomes(path: Path, settings: Settings) -> pd.DataFrame:
     return load_outcomes(path, dataset=settings.dataset)
 
 
-@task(cache_policy=NO_CACHE)
+@write_task
 def attach_outcomes(
     settings: Settings, campaign: dict[str, Any], outcomes: pd.DataFrame, source: Path
 ) -> pd.DataFrame:
@@ -206,7 +205,7 @@ def _decay(
     return {"metrics": metrics, "warnings": warnings, "decayed": auc < floor}
 
 
-@io_task
+@write_task
 def record_measurement(
     settings: Settings, campaign: dict[str, Any], measured: dict[str, Any]
 ) -> None:
@@ -226,7 +225,7 @@ def record_measurement(
         )  # fmt: skip
 
 
-@io_task
+@read_task
 def measure_across_campaigns(settings: Settings, policy: str) -> dict[str, float]:
     """Pooled realized ROI of the policy's measured campaigns, and payback over every
     measured campaign, each counted once."""
@@ -288,7 +287,7 @@ def payback_metrics(settings: Settings, net_benefits: list[float]) -> dict[str, 
     return metrics
 
 
-@io_task
+@write_task
 def log_realized(
     settings: Settings,
     campaign: dict[str, Any],
@@ -299,12 +298,13 @@ def log_realized(
     run_id = campaign["run_id"]
     tracking.log_metrics(client, run_id, measured.get("metrics", {}) | across)
     if measured["figure"] is not None:
-        client.log_figure(run_id, measured["figure"], "plots/uplift_qini.png")
+        tracking.log_figures(client, run_id, to_png({"uplift_qini.png": measured["figure"]}))
     status = measured["not_measurable"]
-    client.set_tag(run_id, "realized.status", f"not measurable: {status}" if status else "measured")
-    client.set_tag(run_id, "realized.measured_at", datetime.now().isoformat(timespec="seconds"))
-    for name, text in measured["warnings"].items():
-        client.set_tag(run_id, f"realized.warning.{name}", text)
+    tracking.set_tags(client, run_id, {
+        "realized.status": f"not measurable: {status}" if status else "measured",
+        "realized.measured_at": datetime.now().isoformat(timespec="seconds"),
+        **{f"realized.warning.{name}": text for name, text in measured["warnings"].items()},
+    })  # fmt: skip
 
 
 def _report(

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 
 import roi
 from churn.contact_policy import SKIP_REASONS, ContactRules, policy_label
@@ -35,7 +34,7 @@ from churn.predict import (
 )
 from churn.settings import CampaignSettings, Settings
 from flows import tracking
-from flows.tasks import compute_task, io_task
+from flows.tasks import compute_task, read_task, write_task
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -48,7 +47,7 @@ def campaign_dir(settings: Settings, campaign_id: str) -> Path:
     return settings.campaign.output_dir / campaign_id
 
 
-@io_task
+@read_task
 def load_champion(settings: Settings) -> tracking.Champion:
     client = tracking.client_for(settings.tracking)
     champion = tracking.load_champion(client, name=settings.model.registered_name, compiled=True)
@@ -144,14 +143,14 @@ def score_on_dask(
         shutil.rmtree(parts, ignore_errors=True)
 
 
-@io_task
+@read_task
 def open_ledger(settings: Settings) -> None:
     """Create or migrate the ledger before any work: a database that does not answer
     stops the run here, with nothing scored or written."""
     Ledger.open(settings.ledger.url).close()
 
 
-@io_task
+@read_task
 def load_suppressed(settings: Settings) -> list[str]:
     """The opt-outs (validated like any input), or none when no list is configured."""
     path = settings.contact.suppression_path
@@ -168,7 +167,7 @@ def contact_rules(settings: Settings) -> ContactRules:
     )  # fmt: skip
 
 
-@task(cache_policy=NO_CACHE)
+@write_task
 def record_campaign(
     settings: Settings,
     champion: tracking.Champion,
@@ -205,7 +204,7 @@ def record_campaign(
     return recorded
 
 
-@io_task
+@write_task
 def write_campaign(
     settings: Settings, recorded: RecordedCampaign, suppressed: list[str]
 ) -> CampaignFiles:
@@ -245,7 +244,7 @@ def compute_expected_roi(recorded: RecordedCampaign, settings: Settings) -> roi.
     )
 
 
-@io_task
+@write_task
 def log_scoring(
     settings: Settings,
     champion: tracking.Champion,
@@ -257,7 +256,7 @@ def log_scoring(
 ) -> dict[str, Any]:
     campaign = recorded.campaign
     client = tracking.client_for(settings.tracking)
-    run_id = tracking.start_run(
+    with tracking.open_run(
         client,
         settings.tracking,
         experiment=settings.tracking.scoring_experiment,
@@ -276,63 +275,65 @@ def log_scoring(
             "ledger.url": safe_url(settings.ledger.url),
             "ledger.campaign": "as recorded earlier" if recorded.existed else "recorded now",
         },
-    )
-    c = settings.contact
-    tracking.log_params(
-        client,
-        run_id,
-        {
-            "threshold": settings.campaign.threshold,
-            "control_share": campaign.control_share,
-            "configured_control_share": settings.campaign.control_share,
-            "chunk_size": settings.campaign.chunk_size,
-            "contact.cooldown_days": c.cooldown_days,
-            "contact.max_contacts": c.max_contacts,
-            "contact.suppression_path": c.suppression_path,
-            "contact.min_control": c.min_control,
-            **{f"economics.{k}": v for k, v in settings.economics.model_dump().items()},
-        },
-    )
-    with Ledger.open(settings.ledger.url) as ledger:
-        # The training run's compute is charged once: to the first campaign of its model.
-        first = ledger.first_of_model(
-            campaign.campaign_id, model_name=campaign.model_name,
-            model_version=campaign.model_version,
-        )  # fmt: skip
-        training_seconds = tracking.run_compute_seconds(client, champion.run_id) if first else 0.0
-        compute_seconds = time.perf_counter() - started + training_seconds
-        ledger.attach_run(campaign.campaign_id, run_id=run_id, compute_seconds=compute_seconds)
-    full = roi.full_cost_roi(
-        expected.revenue_saved,
-        expected.campaign_cost,
-        compute_seconds=compute_seconds,
-        price_per_hour=settings.costs.compute_price_per_hour,
-        fixed_cost=settings.costs.fixed_per_campaign,
-    )
-    metrics = {
-        **{f"psi_{name}": value for name, value in result.drift.items()},
-        "psi_max": max(result.drift.values(), default=0.0),
-        "n_scored": float(result.n_scored),
-        "n_flagged": float(campaign.n_flagged),
-        "n_treated": float(campaign.n_treated),
-        "n_control": float(campaign.n_control),
-        "n_skipped_suppressed": float(campaign.n_skipped("suppressed")),
-        "n_skipped_holdout": float(campaign.n_skipped("holdout")),
-        "n_skipped_cooldown": float(campaign.n_skipped("cooldown")),
-        "n_skipped_budget": float(campaign.n_skipped("budget")),
-        "budget_left_out_net_benefit": campaign.budget_left_out_value,
-        "flagged_share": campaign.n_flagged / max(result.n_scored, 1),
-        "compute_seconds": compute_seconds,
-        "training_compute_seconds_charged": training_seconds,
-        **expected.as_metrics(prefix="expected_"),
-        **full.as_metrics(prefix="expected_full_cost_"),
-    }
-    tracking.log_metrics(client, run_id, metrics)
-    if expected.roi_pct is None:
-        client.set_tag(run_id, "expected_roi_pct", "not measurable: no customer contacted")
-    client.log_artifact(run_id, str(files.campaign_path), "campaign")
-    client.log_artifact(run_id, str(files.assignment_path), "campaign")
-    client.set_terminated(run_id, status="FINISHED")
+    ) as run_id:
+        c = settings.contact
+        tracking.log_params(
+            client,
+            run_id,
+            {
+                "threshold": settings.campaign.threshold,
+                "control_share": campaign.control_share,
+                "configured_control_share": settings.campaign.control_share,
+                "chunk_size": settings.campaign.chunk_size,
+                "contact.cooldown_days": c.cooldown_days,
+                "contact.max_contacts": c.max_contacts,
+                "contact.suppression_path": c.suppression_path,
+                "contact.min_control": c.min_control,
+                **{f"economics.{k}": v for k, v in settings.economics.model_dump().items()},
+            },
+        )
+        with Ledger.open(settings.ledger.url) as ledger:
+            # The training run's compute is charged once: to the first campaign of its model.
+            first = ledger.first_of_model(
+                campaign.campaign_id, model_name=campaign.model_name,
+                model_version=campaign.model_version,
+            )  # fmt: skip
+            training_seconds = (
+                tracking.run_compute_seconds(client, champion.run_id) if first else 0.0
+            )
+            compute_seconds = time.perf_counter() - started + training_seconds
+            ledger.attach_run(campaign.campaign_id, run_id=run_id, compute_seconds=compute_seconds)
+        full = roi.full_cost_roi(
+            expected.revenue_saved,
+            expected.campaign_cost,
+            compute_seconds=compute_seconds,
+            price_per_hour=settings.costs.compute_price_per_hour,
+            fixed_cost=settings.costs.fixed_per_campaign,
+        )
+        metrics = {
+            **{f"psi_{name}": value for name, value in result.drift.items()},
+            "psi_max": max(result.drift.values(), default=0.0),
+            "n_scored": float(result.n_scored),
+            "n_flagged": float(campaign.n_flagged),
+            "n_treated": float(campaign.n_treated),
+            "n_control": float(campaign.n_control),
+            "n_skipped_suppressed": float(campaign.n_skipped("suppressed")),
+            "n_skipped_holdout": float(campaign.n_skipped("holdout")),
+            "n_skipped_cooldown": float(campaign.n_skipped("cooldown")),
+            "n_skipped_budget": float(campaign.n_skipped("budget")),
+            "budget_left_out_net_benefit": campaign.budget_left_out_value,
+            "flagged_share": campaign.n_flagged / max(result.n_scored, 1),
+            "compute_seconds": compute_seconds,
+            "training_compute_seconds_charged": training_seconds,
+            **expected.as_metrics(prefix="expected_"),
+            **full.as_metrics(prefix="expected_full_cost_"),
+        }
+        tracking.log_metrics(client, run_id, metrics)
+        if expected.roi_pct is None:
+            tracking.set_tags(
+                client, run_id, {"expected_roi_pct": "not measurable: no customer contacted"}
+            )
+        tracking.log_files(client, run_id, [files.campaign_path, files.assignment_path], "campaign")
     return {"mlflow_run_id": run_id, **metrics}
 
 
@@ -341,7 +342,7 @@ def drifted_features(result: ScoringResult, settings: Settings) -> list[str]:
     return [n for n, v in result.drift.items() if v > settings.drift.psi_threshold]
 
 
-@io_task
+@write_task
 def trigger_retrain(
     settings: Settings, run_id: str, reason: str, tag: str = "drift.retrain"
 ) -> str:
@@ -377,7 +378,7 @@ def trigger_retrain(
             f"in-process training run {trained['mlflow_run_id']}: model "
             f"v{trained['model_version']} is {trained['registry_alias']}"
         )
-    client.set_tag(run_id, tag, f"{reason}; triggered {how}")
+    tracking.set_tags(client, run_id, {tag: f"{reason}; triggered {how}"})
     return how
 
 

@@ -1,8 +1,11 @@
 """Task decorators shared by the flows.
 
 No task caches: inputs are data frames and models, not worth hashing, and a
-rerun of a flow must recompute. Tasks that do I/O retry, except on bad input,
-which fails the same way every time.
+rerun of a flow must recompute. Only reads and checks retry (``read_task``):
+repeating them is harmless. A task that writes (``write_task``: an MLflow run,
+a model version, an alias, a ledger row, a file) runs once; a retry after a
+write that succeeded would make a second run or version, or fail on the first
+one's result. Bad input never retries: the same file fails the same way.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ def retry_unless_user_error(task: Any, task_run: Any, state: Any) -> bool:
 
 
 compute_task = task(cache_policy=NO_CACHE)
-io_task = task(
+write_task = task(cache_policy=NO_CACHE)
+read_task = task(
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=2,

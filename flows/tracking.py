@@ -12,6 +12,8 @@ import os
 import platform
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,14 @@ from churn.atomic import atomic_folder
 from churn.compiled import CompiledTrees
 from churn.errors import NotReadyError
 from churn.model import ChurnModel
+from churn.model_io import (
+    RECIPE_FILE,
+    ModelIntegrityError,
+    is_saved_model,
+    load_model,
+    save_model,
+    sha256_of,
+)
 from churn.settings import TrackingSettings
 
 CHAMPION = "champion"
@@ -34,7 +44,8 @@ CHALLENGER = "challenger"
 
 
 class ChurnPyfunc(PythonModel):
-    """The logged model: raw customer table in, calibrated churn probability out."""
+    """The logged model before models were saved as plain files: a cloudpickle of the
+    live ``ChurnModel``. Kept so that versions registered then still load."""
 
     def __init__(self, model: ChurnModel) -> None:
         self.model = model
@@ -49,7 +60,7 @@ def pip_requirements() -> list[str]:
     """Pinned requirements of the logged model (inferring them takes 8-10 s)."""
     from importlib.metadata import version
 
-    names = ["churn-roi", "mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle"]
+    names = ["churn-roi", "mlflow", "lightgbm", "scikit-learn", "pandas", "numpy"]
     return [f"{name}=={version(name)}" for name in names]
 
 
@@ -140,6 +151,31 @@ def start_run(
     return str(run.info.run_id)
 
 
+@contextmanager
+def open_run(
+    client: MlflowClient,
+    tracking: TrackingSettings,
+    *,
+    experiment: str,
+    run_type: str,
+    run_name: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """A run that always ends: FINISHED when the block completes, FAILED when it
+    raises (an interrupt too). Yields the run id."""
+    run_id = start_run(
+        client, tracking, experiment=experiment, run_type=run_type, run_name=run_name, tags=tags
+    )
+    try:
+        yield run_id
+    except BaseException:
+        # The block's own error is the one to report, even if the store is gone too.
+        with suppress(Exception):
+            client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+
+
 def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, float]) -> None:
     """Log a batch of metrics to the run."""
     from mlflow.entities import Metric
@@ -157,6 +193,29 @@ def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> Non
     client.log_batch(run_id, params=[Param(key, str(value)) for key, value in params.items()])
 
 
+def set_tags(client: MlflowClient, run_id: str, tags: dict[str, str]) -> None:
+    """Set tags on the run (one request)."""
+    from mlflow.entities import RunTag
+
+    client.log_batch(run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
+
+
+def log_text(client: MlflowClient, run_id: str, text: str, path: str) -> None:
+    """Keep a text (markdown, CSV, JSON, YAML) as an artifact of the run at ``path``."""
+    client.log_text(run_id, text, path)
+
+
+def log_files(client: MlflowClient, run_id: str, files: list[Path], folder: str) -> None:
+    """Copy files into the run's artifacts under ``folder``."""
+    for file in files:
+        client.log_artifact(run_id, str(file), folder)
+
+
+def run_metrics(client: MlflowClient, run_id: str) -> dict[str, float]:
+    """The latest value of each metric of a run."""
+    return dict(client.get_run(run_id).data.metrics)
+
+
 def log_figures(client: MlflowClient, run_id: str, figures: dict[str, bytes]) -> None:
     """Log PNG images, by file name, under ``plots/`` (one upload)."""
     with tempfile.TemporaryDirectory(prefix="churn-plots-") as folder:
@@ -165,22 +224,39 @@ def log_figures(client: MlflowClient, run_id: str, figures: dict[str, bytes]) ->
         client.log_artifacts(run_id, folder, "plots")
 
 
+MODEL_CODE = Path(__file__).with_name("model_code.py")
+BOOSTER_SHA_TAG = "model.booster_sha256"
+COMPILED_SHA_TAG = "compiled.sha256"
+
+
 def log_model(run_id: str, model: ChurnModel, input_example: pd.DataFrame) -> str:
-    """Log the model to the run with signature and input example; return its URI."""
+    """Log the model to the run as plain files with the code that reads them (models
+    from code: nothing pickled), with signature and input example; return its URI.
+
+    The booster's SHA-256 is also kept as a run tag, apart from the files, and
+    checked before the model is loaded for scoring.
+    """
     from mlflow.models import infer_signature
 
+    from flows.model_code import ARTIFACT
+
     example = input_example.head(5).reset_index(drop=True)
-    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
-        # Validation rejects missing values before scoring, so integer columns stay integer.
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        signature = infer_signature(example, model.predict_proba(example))
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=ChurnPyfunc(model),
-            signature=signature,
-            input_example=example,
-            pip_requirements=pip_requirements(),
-        )
+    with tempfile.TemporaryDirectory(prefix="churn-model-") as tmp:
+        folder = Path(tmp) / ARTIFACT
+        booster_sha = save_model(model, folder)
+        with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+            # Validation rejects missing values before scoring, so integer columns stay integer.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            signature = infer_signature(example, model.predict_proba(example))
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(MODEL_CODE),
+                artifacts={ARTIFACT: str(folder)},
+                signature=signature,
+                input_example=example,
+                pip_requirements=pip_requirements(),
+            )
+    MlflowClient(mlflow.get_tracking_uri()).set_tag(run_id, BOOSTER_SHA_TAG, booster_sha)
     return str(info.model_uri)
 
 
@@ -228,12 +304,11 @@ def _champion_version(client: MlflowClient, name: str) -> Any | None:
 def _log_registry_action(
     client: MlflowClient, tracking: TrackingSettings, *, action: str, tags: dict[str, str]
 ) -> str:
-    run_id = start_run(
+    with open_run(
         client, tracking, experiment=tracking.registry_experiment, run_type="registry",
         run_name=action, tags={"action": action, **tags},
-    )  # fmt: skip
-    client.set_terminated(run_id, status="FINISHED")
-    return run_id
+    ) as run_id:  # fmt: skip
+        return run_id
 
 
 def promote(
@@ -303,22 +378,50 @@ class Champion:
 COMPILED_DIR = "compiled"
 
 
+COMPILED_CACHE_KEEP = 8
+
+
 def compiled_cache(run_id: str) -> Path:
-    """Where this machine keeps a run's compiled trees: compiled here, or downloaded once."""
-    return Path(tempfile.gettempdir()) / "churn-compiled" / run_id
+    """Where this user keeps a run's compiled trees: compiled here, or downloaded once.
+
+    A per-user folder (``$XDG_CACHE_HOME/churn-roi/compiled``, mode 0700), not a
+    shared temporary one: another user could plant machine code there.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "churn-roi"
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o700)
+    return base / "compiled" / run_id
+
+
+def prune_compiled_cache(keep: int = COMPILED_CACHE_KEEP) -> None:
+    """Keep the ``keep`` most recently used runs' compiled trees; remove the rest."""
+    import shutil
+
+    root = compiled_cache("-").parent
+    if not root.is_dir():
+        return
+    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in folders[:-keep] if keep else folders:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def log_compiled(client: MlflowClient, run_id: str, compiled: CompiledTrees) -> None:
-    """Keep the compiled trees (text and library) with the run, for scoring elsewhere."""
+    """Keep the compiled trees (text and library) with the run, for scoring elsewhere,
+    and the library's SHA-256 as a run tag, checked before it is ever loaded."""
     client.log_artifacts(run_id, str(compiled.library.parent), COMPILED_DIR)
-    client.set_tag(run_id, "compiled", "lleaves")
+    set_tags(client, run_id, {"compiled": "lleaves",
+                              COMPILED_SHA_TAG: sha256_of(compiled.library)})  # fmt: skip
     log_metrics(client, run_id, {"compile_seconds": compiled.compile_seconds})
 
 
 def attach_compiled(client: MlflowClient, model: ChurnModel, run_id: str) -> str | None:
     """Attach the run's compiled trees to ``model``; return why not, or None.
 
-    The library is downloaded once per run into ``compiled_cache`` and reused.
+    The library is downloaded once per run into ``compiled_cache`` and reused;
+    before it is loaded its SHA-256 must equal the one recorded at training.
+
+    Raises:
+        ModelIntegrityError: the library is not the one compiled at training.
     """
     from churn.compiled import LIBRARY_FILE, load_compiled
 
@@ -333,9 +436,22 @@ def attach_compiled(client: MlflowClient, model: ChurnModel, run_id: str) -> str
                 for item in (work / COMPILED_DIR).iterdir():
                     item.rename(work / item.name)
                 (work / COMPILED_DIR).rmdir()
+        os.utime(cache)  # recently used: kept by the pruning
+        prune_compiled_cache()
+        expected = client.get_run(run_id).data.tags.get(COMPILED_SHA_TAG)
+        actual = sha256_of(cache / LIBRARY_FILE)
+        if expected is not None and actual != expected:
+            raise ModelIntegrityError(
+                f"The compiled trees {cache / LIBRARY_FILE} have SHA-256 {actual[:16]}…, not "
+                f"the {expected[:16]}… recorded by training run {run_id}: the machine code "
+                "was changed after it was compiled. Refusing to load it; delete that folder "
+                "(it is downloaded again from the run) or retrain."
+            )
         model.compiled = load_compiled(cache)
     except ImportError:
         return "lleaves is not installed (pip install -e '.[compiled]')"
+    except ModelIntegrityError:
+        raise
     except Exception as exc:
         return f"the compiled trees could not be loaded: {type(exc).__name__}: {exc}"
     return None
@@ -344,6 +460,27 @@ def attach_compiled(client: MlflowClient, model: ChurnModel, run_id: str) -> str
 # A registered version never changes, so a process loads each one once (the pipeline's
 # train then score, a served schedule, a simulation of many days).
 _LOADED: dict[tuple[str, str, str, str], ChurnModel] = {}
+
+
+def _load_version(client: MlflowClient, name: str, version: Any) -> ChurnModel:
+    """A registered version's model: its plain files, checked against the checksum its
+    training run recorded; a version registered before models were plain files is
+    read from its pickle (``ChurnPyfunc``)."""
+    import mlflow.artifacts
+
+    with tempfile.TemporaryDirectory(prefix="churn-model-") as tmp:
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version.version}", dst_path=tmp
+            )
+        )
+        recipes = sorted(local.rglob(RECIPE_FILE))
+        if recipes and is_saved_model(recipes[0].parent):
+            expected = client.get_run(str(version.run_id)).data.tags.get(BOOSTER_SHA_TAG)
+            return load_model(recipes[0].parent, expected_sha256=expected)
+        pyfunc = mlflow.pyfunc.load_model(str(local))
+        legacy: ChurnModel = pyfunc.unwrap_python_model().model
+        return legacy
 
 
 def load_champion(client: MlflowClient, *, name: str, compiled: bool = False) -> Champion:
@@ -361,10 +498,10 @@ def load_champion(client: MlflowClient, *, name: str, compiled: bool = False) ->
         ) from None
     key = (str(client.tracking_uri), name, str(version.version), str(version.run_id))
     if key not in _LOADED:
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
+        loaded = _load_version(client, name, version)
         while len(_LOADED) >= 4:
             _LOADED.pop(next(iter(_LOADED)))
-        _LOADED[key] = pyfunc.unwrap_python_model().model
+        _LOADED[key] = loaded
     # A copy: the compiled trees are attached to it, not to the one kept.
     model = dataclasses.replace(_LOADED[key], compiled=None)
     note = attach_compiled(client, model, str(version.run_id)) if compiled else "not asked"

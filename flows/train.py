@@ -3,6 +3,7 @@ challenge the champion → register."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,14 +30,14 @@ from churn.settings import Settings
 from churn.train import Split, Trees, calibrate, cross_validate, fit_trees, split_customers
 from flows import sidecar, tracking
 from flows.data import provide_data
-from flows.tasks import compute_task, io_task
+from flows.tasks import compute_task, read_task, write_task
 
 # EMPC's accept rate is uncertain: Beta with mean save_rate and this a + b
 # (Verbraken et al. 2013 use a Beta too); the offer costs nothing beyond the contact.
 ACCEPT_RATE_CONCENTRATION = 8.0
 
 
-@io_task
+@read_task
 def load_training_data(settings: Settings) -> pd.DataFrame:
     path = settings.data.training_path
     customers = load_customers(path, labelled=True, dataset=settings.dataset)
@@ -50,7 +51,7 @@ def load_training_data(settings: Settings) -> pd.DataFrame:
     return customers
 
 
-@io_task
+@read_task
 def check_tracking(settings: Settings) -> None:
     """Open the tracking store: one that cannot be reached fails the run before training."""
     tracking.check_store(settings.tracking)
@@ -219,7 +220,7 @@ def _params(settings: Settings, split: Split, trees: Trees) -> dict[str, Any]:
     }
 
 
-@io_task
+@write_task
 def log_training(
     run_id: str,
     settings: Settings,
@@ -233,30 +234,33 @@ def log_training(
     tracking.log_params(client, run_id, _params(settings, split, trees))
     tracking.log_metrics(client, run_id, evaluation["metrics"])
     importance = evaluation["importance"].sort_values(ascending=False)
-    client.log_dict(run_id, {k: float(v) for k, v in importance.items()}, "feature_importance.json")
+    gains = json.dumps({k: float(v) for k, v in importance.items()}, indent=2)
+    tracking.log_text(client, run_id, gains, "feature_importance.json")
     example = split.test.drop(columns=[LABEL_COLUMN])
     uri = tracking.log_model(run_id, model, example)
     if compiling.trees is not None:
         tracking.log_compiled(client, run_id, compiling.trees)
     elif compiling.note is not None:
-        client.set_tag(run_id, "compiled", f"no: {compiling.note}")
+        tracking.set_tags(client, run_id, {"compiled": f"no: {compiling.note}"})
     return uri
 
 
-@io_task
+@write_task
 def log_roi(run_id: str, settings: Settings, backtest_roi: dict[str, Any]) -> None:
     client = tracking.client_for(settings.tracking)
     tracking.log_metrics(client, run_id, backtest_roi["metrics"])
     if backtest_roi["backtest"].roi_pct is None:
-        client.set_tag(run_id, "roi_pct", "not measurable: no test customer above the threshold")
+        tracking.set_tags(
+            client, run_id, {"roi_pct": "not measurable: no test customer above the threshold"}
+        )
 
 
-@io_task
+@write_task
 def log_figures(run_id: str, settings: Settings, figures: dict[str, bytes]) -> None:
     tracking.log_figures(tracking.client_for(settings.tracking), run_id, figures)
 
 
-@io_task
+@write_task
 def log_model_card(
     run_id: str,
     settings: Settings,
@@ -291,10 +295,10 @@ def log_model_card(
         trained_at=datetime.now(UTC),
     )  # fmt: skip
     client = tracking.client_for(settings.tracking)
-    client.log_text(run_id, card, "model_card.md")
+    tracking.log_text(client, run_id, card, "model_card.md")
 
 
-@io_task
+@write_task
 def register(run_id: str, model_uri: str, settings: Settings) -> tracking.Registration:
     client = tracking.client_for(settings.tracking)
     return tracking.register_model(
@@ -302,7 +306,7 @@ def register(run_id: str, model_uri: str, settings: Settings) -> tracking.Regist
     )
 
 
-@io_task
+@write_task
 def challenge_champion(
     run_id: str,
     split: Split,
@@ -340,13 +344,15 @@ def challenge_champion(
         client, run_id,
         {"champion_auc": champion_auc, **champion_backtest.as_metrics(prefix="champion_")},
     )  # fmt: skip
-    client.set_tag(run_id, "promotion.decision", "promoted" if decision.promote else "kept")
-    client.set_tag(run_id, "promotion.reason", decision.reason)
-    client.set_tag(run_id, "promotion.champion_version", champion.version)
+    tracking.set_tags(client, run_id, {
+        "promotion.decision": "promoted" if decision.promote else "kept",
+        "promotion.reason": decision.reason,
+        "promotion.champion_version": champion.version,
+    })  # fmt: skip
     return decision
 
 
-@io_task
+@write_task
 def promote(
     run_id: str,
     registration: tracking.Registration,
@@ -361,7 +367,7 @@ def promote(
             client, settings.tracking, name=registration.name, version=registration.version,
             reason=decision.reason,
         )  # fmt: skip
-        client.set_tag(run_id, "registry_alias", tracking.CHAMPION)
+        tracking.set_tags(client, run_id, {"registry_alias": tracking.CHAMPION})
         alias = tracking.CHAMPION
     return alias
 
@@ -401,7 +407,7 @@ def train_flow(settings: Settings) -> dict[str, Any]:
     customers = load_training_data(settings)
     tracking_ready.result()
     client = tracking.client_for(settings.tracking)
-    run_id = tracking.start_run(
+    with tracking.open_run(
         client,
         settings.tracking,
         experiment=settings.tracking.training_experiment,
@@ -410,12 +416,11 @@ def train_flow(settings: Settings) -> dict[str, Any]:
             "data.path": str(settings.data.training_path),
             "dataset_digest": file_digest(settings.data.training_path),
         },
-    )
-    try:
+    ) as run_id:
         split = split_data(customers, settings)
         trees = boost_trees(split, settings)
         # In the side process while the trees compile: run beside LightGBM's fit in this
-        # process, it had slowed the run by 0.9-4.7 s at 1 M rows (README, "Benchmark").
+        # process, it had slowed the run by 0.9-4.7 s at 1 M rows (docs/benchmark.md).
         baseline_score = score_baseline.submit(split, settings)
         compiling = compile_trees(trees, run_id, settings)
         model = calibrate_model(trees, compiling, split, settings)
@@ -433,12 +438,8 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         alias = promote(run_id, registration, decision, settings)
         log_model_card(run_id, settings, customers, split, model, evaluation, backtest_roi,
                        registration, alias)  # fmt: skip
-    except BaseException:
-        client.set_terminated(run_id, status="FAILED")
-        raise
-    # The run's own compute time, charged to campaigns in the full-cost ROI.
-    tracking.log_metrics(client, run_id, {"compute_seconds": time.perf_counter() - started})
-    client.set_terminated(run_id, status="FINISHED")
+        # The run's own compute time, charged to campaigns in the full-cost ROI.
+        tracking.log_metrics(client, run_id, {"compute_seconds": time.perf_counter() - started})
     backtest = backtest_roi["backtest"]
     result = {
         "mlflow_run_id": run_id,

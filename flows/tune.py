@@ -40,26 +40,23 @@ def tune_flow(
     provide_data(settings, only_if_missing=True)
     customers = load_training_data(settings)
     client = tracking.client_for(settings.tracking)
-    run_id = tracking.start_run(
+    with tracking.open_run(
         client,
         settings.tracking,
         experiment=f"{settings.tracking.training_experiment}-tuning",
         run_type="tuning",
         tags={"dataset": settings.dataset.name,
               "dataset_digest": file_digest(settings.data.training_path)},
-    )  # fmt: skip
-    try:
+    ) as run_id:  # fmt: skip
         result = search_parameters(customers, settings, trials, timeout_seconds)
-    except BaseException:
-        client.set_terminated(run_id, status="FAILED")
-        raise
-    tracking.log_params(client, run_id, {"trials": len(result.trials), "seed": settings.model.seed})
-    tracking.log_params(client, run_id, {f"best.{k}": v for k, v in result.best_params.items()})
-    tracking.log_metrics(client, run_id, {"best_cv_auc": result.best_cv_auc})
-    client.log_text(run_id, result.trials.to_csv(index=False), "trials.csv")
-    snippet = yaml.safe_dump({"model": result.best_params}, sort_keys=False)
-    client.log_text(run_id, snippet, "best_model_section.yaml")
-    client.set_terminated(run_id, status="FINISHED")
+        tracking.log_params(
+            client, run_id, {"trials": len(result.trials), "seed": settings.model.seed}
+        )
+        tracking.log_params(client, run_id, {f"best.{k}": v for k, v in result.best_params.items()})
+        tracking.log_metrics(client, run_id, {"best_cv_auc": result.best_cv_auc})
+        tracking.log_text(client, run_id, result.trials.to_csv(index=False), "trials.csv")
+        snippet = yaml.safe_dump({"model": result.best_params}, sort_keys=False)
+        tracking.log_text(client, run_id, snippet, "best_model_section.yaml")
     print(f"Best cross-validated AUC {result.best_cv_auc:.4f}; put in the config:\n{snippet}")
     return {
         "mlflow_run_id": run_id,

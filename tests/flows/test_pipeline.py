@@ -246,6 +246,32 @@ def test_a_plot_that_fails_fails_the_run_before_registration(
     assert client.search_registered_models() == []
 
 
+def test_a_scoring_run_that_fails_ends_failed_and_is_not_retried(
+    prefect_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from churn.ledger import Ledger
+    from flows import tracking
+    from flows.score import score_flow
+    from flows.train import train_flow
+
+    settings = make_settings(tmp_path)
+    train_flow(settings)
+
+    def store_gone(*args: object) -> None:
+        raise OSError("connection reset by the tracking server")
+
+    monkeypatch.setattr(tracking, "log_metrics", store_gone)
+    with pytest.raises(OSError, match="connection reset"):
+        score_flow(settings, campaign_id="fails-1")
+    # One run (a retried write would have opened three), ended FAILED, not RUNNING.
+    (run,) = _runs(_client(settings), settings.tracking.scoring_experiment)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["campaign_id"] == "fails-1"
+    # The campaign recorded before the failure stays recorded, linked to that run.
+    with Ledger.open(settings.ledger.url, must_exist=True) as ledger:
+        assert ledger.campaign("fails-1").mlflow_run_id == run.info.run_id
+
+
 def test_scoring_without_a_champion_says_so(prefect_backend: str, tmp_path: Path) -> None:
     from churn.errors import NotReadyError
     from flows.score import score_flow
