@@ -183,8 +183,7 @@ def check_customer_ids(
     repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     if len(repeated):
         candidates = pd.concat(
-            ids[np.isin(_hash_ids(ids.astype(str)), repeated)]
-            for ids in _id_batches(path, name)
+            ids[np.isin(_hash_ids(ids.astype(str)), repeated)] for ids in _id_batches(path, name)
         )
         duplicated = candidates.duplicated(keep=False)
         if duplicated.any():

@@ -46,9 +46,10 @@ class FeatureProfile:
     def bin_counts(self, values: pd.Series) -> np.ndarray:
         """Counts of ``values`` per bin, the last bin for missing or unseen ones."""
         if self.categories is not None:
-            if isinstance(values.dtype, pd.CategoricalDtype) and [
-                str(c) for c in values.cat.categories
-            ] == self.categories:
+            if (
+                isinstance(values.dtype, pd.CategoricalDtype)
+                and [str(c) for c in values.cat.categories] == self.categories
+            ):
                 # The features' own levels are the profile's: no re-encoding of every row.
                 codes = values.cat.codes.to_numpy()
             else:

@@ -27,9 +27,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from churn.contact_policy import (
+    BUDGET,
+    COOLDOWN,
     DECISION_COLUMNS,
+    HOLDOUT,
     SKIP_REASONS,
     SKIPPED,
+    SUPPRESSED,
     ContactPlan,
     ContactRules,
     plan_contacts,
@@ -157,6 +161,21 @@ class CampaignRecord:
     def n_skipped(self, reason: str | None = None) -> int:
         """Customers skipped (for ``reason``, or for any)."""
         return sum(n for r, n in self.skipped if reason is None or r == reason)
+
+    def as_metrics(self) -> dict[str, float]:
+        """The campaign's counts as metrics: flagged, contacted, held out, skipped by
+        reason, the flagged share of the scored, and what the budget left out."""
+        return {
+            "n_flagged": float(self.n_flagged),
+            "n_treated": float(self.n_treated),
+            "n_control": float(self.n_control),
+            "n_skipped_suppressed": float(self.n_skipped(SUPPRESSED)),
+            "n_skipped_holdout": float(self.n_skipped(HOLDOUT)),
+            "n_skipped_cooldown": float(self.n_skipped(COOLDOWN)),
+            "n_skipped_budget": float(self.n_skipped(BUDGET)),
+            "budget_left_out_net_benefit": self.budget_left_out_value,
+            "flagged_share": self.n_flagged / max(self.n_scored, 1),
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for ``--json``: dates as ISO text, skips by reason."""

@@ -93,6 +93,13 @@ class ScoringResult:
         """Customers above the threshold."""
         return len(self.flagged)
 
+    def drift_metrics(self) -> dict[str, float]:
+        """``psi_<feature>`` for every feature, and ``psi_max``."""
+        return {
+            **{f"psi_{name}": value for name, value in self.drift.items()},
+            "psi_max": max(self.drift.values(), default=0.0),
+        }
+
 
 def score_file(
     model: ChurnModel,

@@ -135,22 +135,6 @@ def prefect_tags() -> dict[str, str]:
     return tags
 
 
-def start_run(
-    client: MlflowClient,
-    tracking: TrackingSettings,
-    *,
-    experiment: str,
-    run_type: str,
-    run_name: str | None = None,
-    tags: dict[str, str] | None = None,
-) -> str:
-    """Create a run tagged with its type and Prefect flow run; return its id."""
-    exp_id = experiment_id(client, experiment, tracking.artifact_dir)
-    all_tags = {"run_type": run_type, **prefect_tags(), **(tags or {})}
-    run = client.create_run(exp_id, run_name=run_name, tags=all_tags)
-    return str(run.info.run_id)
-
-
 @contextmanager
 def open_run(
     client: MlflowClient,
@@ -162,10 +146,11 @@ def open_run(
     tags: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """A run that always ends: FINISHED when the block completes, FAILED when it
-    raises (an interrupt too). Yields the run id."""
-    run_id = start_run(
-        client, tracking, experiment=experiment, run_type=run_type, run_name=run_name, tags=tags
-    )
+    raises (an interrupt too). Yields the run id, tagged with its type and the Prefect
+    flow run that made it."""
+    exp_id = experiment_id(client, experiment, tracking.artifact_dir)
+    all_tags = {"run_type": run_type, **prefect_tags(), **(tags or {})}
+    run_id = str(client.create_run(exp_id, run_name=run_name, tags=all_tags).info.run_id)
     try:
         yield run_id
     except BaseException:

@@ -14,27 +14,28 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-import roi
+from churn.assessment import (
+    Backtest,
+    Evaluation,
+    backtest_model,
+    challenge,
+    evaluate_model,
+)
 from churn.baseline import baseline_rows, baseline_scores
 from churn.card import model_card
 from churn.compiled import CompiledTrees, compile_booster
 from churn.data import file_digest, load_customers, table_columns
-from churn.dataset import LABEL_COLUMN, customer_values, undeclared_columns
+from churn.dataset import LABEL_COLUMN, undeclared_columns
 from churn.errors import NotReadyError
-from churn.evaluate import evaluate_predictions
 from churn.features import FeatureSpec
 from churn.model import ChurnModel
 from churn.plots import training_plots
-from churn.promotion import PromotionDecision, decide_promotion
+from churn.promotion import PromotionDecision
 from churn.settings import Settings
 from churn.train import Split, Trees, calibrate, cross_validate, fit_trees, split_customers
 from flows import sidecar, tracking
 from flows.data import provide_data
 from flows.tasks import compute_task, read_task, write_task
-
-# EMPC's accept rate is uncertain: Beta with mean save_rate and this a + b
-# (Verbraken et al. 2013 use a Beta too); the offer costs nothing beyond the contact.
-ACCEPT_RATE_CONCENTRATION = 8.0
 
 
 @read_task
@@ -134,75 +135,29 @@ def cross_validation(customers: pd.DataFrame, settings: Settings) -> dict[str, f
 
 
 @compute_task
-def evaluate_model(
+def evaluate(
     model: ChurnModel, split: Split, baseline_score: np.ndarray, settings: Settings
-) -> dict[str, Any]:
-    y_score = model.predict_proba(split.test)
-    y_true = split.test[LABEL_COLUMN].to_numpy()
-    threshold = settings.campaign.threshold
-    e = settings.economics
-    values = customer_values(split.test, settings.dataset, e.clv)
-    metrics = evaluate_predictions(y_true, y_score, threshold=threshold)
-    empc = roi.expected_max_profit(
-        y_true, y_score, clv=float(values.mean()), cost_per_contact=e.cost_per_contact,
-        alpha=e.save_rate * ACCEPT_RATE_CONCENTRATION,
-        beta=(1 - e.save_rate) * ACCEPT_RATE_CONCENTRATION,
-    )  # fmt: skip
-    metrics |= {"empc": empc.value, "empc_target_share": empc.target_rate}
-    metrics |= {
-        f"baseline_{k}": v
-        for k, v in evaluate_predictions(y_true, baseline_score, threshold=threshold).items()
-        if k in ("auc", "pr_auc", "brier", "ece", "log_loss")
-    }
-    return {
-        "metrics": metrics,
-        "importance": model.feature_importance(),
-        "y_score": y_score,
-        "y_true": y_true,
-        "baseline_score": baseline_score,
-        "values": values,
-    }
+) -> Evaluation:
+    return evaluate_model(model, split.test, baseline_score, settings)
 
 
 @compute_task
-def compute_backtest_roi(evaluation: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Backtest ROI at the configured threshold, and what every other threshold earns."""
-    e = settings.economics
-    economics = {
-        "save_rate": e.save_rate,
-        "clv": evaluation["values"],
-        "cost_per_contact": e.cost_per_contact,
-    }
-    y_true, y_score = evaluation["y_true"], evaluation["y_score"]
-    threshold = settings.campaign.threshold
-    backtest = roi.backtest_roi(y_true, y_score > threshold, **economics)
-    comparison = roi.compare_thresholds(y_score, threshold=threshold, y_true=y_true, **economics)
-    metrics = backtest.as_metrics() | {
-        "break_even_probability": comparison.break_even_probability,
-        "best_threshold": comparison.best_threshold,
-        "best_threshold_net_benefit": comparison.best_net_benefit,
-        "missed_net_benefit": comparison.missed_net_benefit,
-    }
-    return {
-        "backtest": backtest,
-        "metrics": metrics,
-        "curve": roi.profit_curve(y_score, y_true=y_true, **economics),
-        "gains": roi.cumulative_gains(y_true, y_score),
-    }
+def backtest(evaluation: Evaluation, settings: Settings) -> Backtest:
+    return backtest_model(evaluation, settings)
 
 
 @compute_task
 def draw_figures(
-    evaluation: dict[str, Any], backtest_roi: dict[str, Any], settings: Settings
+    evaluation: Evaluation, backtest: Backtest, settings: Settings
 ) -> dict[str, bytes]:
     """The run's plots as PNG, drawn in the side process while the flow goes on."""
     return sidecar.call(
-        training_plots, evaluation["y_true"], evaluation["y_score"],
-        baseline_score=evaluation["baseline_score"], importance=evaluation["importance"],
-        curve=backtest_roi["curve"], gains=backtest_roi["gains"],
+        training_plots, evaluation.y_true, evaluation.y_score,
+        baseline_score=evaluation.baseline_score, importance=evaluation.importance,
+        curve=backtest.curve, gains=backtest.gains,
         threshold=settings.campaign.threshold,
-        best_threshold=backtest_roi["metrics"]["best_threshold"],
-        break_even=backtest_roi["metrics"]["break_even_probability"],
+        best_threshold=backtest.metrics["best_threshold"],
+        break_even=backtest.metrics["break_even_probability"],
     )  # fmt: skip
 
 
@@ -228,12 +183,13 @@ def log_training(
     trees: Trees,
     model: ChurnModel,
     compiling: Compiling,
-    evaluation: dict[str, Any],
+    metrics: dict[str, float],
+    importance: pd.Series,
 ) -> str:
     client = tracking.client_for(settings.tracking)
     tracking.log_params(client, run_id, _params(settings, split, trees))
-    tracking.log_metrics(client, run_id, evaluation["metrics"])
-    importance = evaluation["importance"].sort_values(ascending=False)
+    tracking.log_metrics(client, run_id, metrics)
+    importance = importance.sort_values(ascending=False)
     gains = json.dumps({k: float(v) for k, v in importance.items()}, indent=2)
     tracking.log_text(client, run_id, gains, "feature_importance.json")
     example = split.test.drop(columns=[LABEL_COLUMN])
@@ -246,10 +202,10 @@ def log_training(
 
 
 @write_task
-def log_roi(run_id: str, settings: Settings, backtest_roi: dict[str, Any]) -> None:
+def log_roi(run_id: str, settings: Settings, backtest: Backtest) -> None:
     client = tracking.client_for(settings.tracking)
-    tracking.log_metrics(client, run_id, backtest_roi["metrics"])
-    if backtest_roi["backtest"].roi_pct is None:
+    tracking.log_metrics(client, run_id, backtest.metrics)
+    if backtest.campaign.roi_pct is None:
         tracking.set_tags(
             client, run_id, {"roi_pct": "not measurable: no test customer above the threshold"}
         )
@@ -267,8 +223,8 @@ def log_model_card(
     customers: pd.DataFrame,
     split: Split,
     model: ChurnModel,
-    evaluation: dict[str, Any],
-    backtest_roi: dict[str, Any],
+    metrics: dict[str, float],
+    backtest: Backtest,
     registration: tracking.Registration,
     alias: str,
 ) -> None:
@@ -285,10 +241,10 @@ def log_model_card(
                "test": len(split.test)},
         churn_rate=float(customers[LABEL_COLUMN].mean()),
         features=list(model.spec.names),
-        metrics=evaluation["metrics"] | {"cv_folds": settings.model.cv_folds},
+        metrics=metrics | {"cv_folds": settings.model.cv_folds},
         economics={"threshold": settings.campaign.threshold, "value": value,
                    "cost_per_contact": e.cost_per_contact, "save_rate": e.save_rate},
-        roi_metrics=backtest_roi["metrics"] | {"roi_pct": backtest_roi["backtest"].roi_pct},
+        roi_metrics=backtest.metrics | {"roi_pct": backtest.campaign.roi_pct},
         model={"name": registration.name, "version": registration.version, "alias": alias,
                "best_iteration": model.best_iteration,
                "calibration": settings.model.calibration},
@@ -310,8 +266,8 @@ def register(run_id: str, model_uri: str, settings: Settings) -> tracking.Regist
 def challenge_champion(
     run_id: str,
     split: Split,
-    evaluation: dict[str, Any],
-    backtest_roi: dict[str, Any],
+    evaluation: Evaluation,
+    backtest: Backtest,
     settings: Settings,
 ) -> PromotionDecision | None:
     """Score the champion on the challenger's test customers; decide which is better
@@ -323,27 +279,9 @@ def challenge_champion(
         )
     except NotReadyError:  # the first model: it becomes the champion
         return None
-    y_true = evaluation["y_true"]
-    champion_scores = champion.model.predict_proba(split.test)
-    e, threshold = settings.economics, settings.campaign.threshold
-    champion_auc = evaluate_predictions(y_true, champion_scores, threshold=threshold)["auc"]
-    champion_backtest = roi.backtest_roi(
-        y_true, champion_scores > threshold,
-        save_rate=e.save_rate, clv=evaluation["values"], cost_per_contact=e.cost_per_contact,
-    )  # fmt: skip
-    p = settings.promotion
-    decision = decide_promotion(
-        challenger_auc=evaluation["metrics"]["auc"],
-        champion_auc=champion_auc,
-        challenger_roi_pct=backtest_roi["backtest"].roi_pct,
-        champion_roi_pct=champion_backtest.roi_pct,
-        auc_tolerance=p.auc_tolerance,
-        roi_tolerance=p.roi_tolerance,
-    )
-    tracking.log_metrics(
-        client, run_id,
-        {"champion_auc": champion_auc, **champion_backtest.as_metrics(prefix="champion_")},
-    )  # fmt: skip
+    outcome = challenge(champion.model, split.test, evaluation, backtest, settings)
+    decision = outcome.decision
+    tracking.log_metrics(client, run_id, outcome.metrics)
     tracking.set_tags(client, run_id, {
         "promotion.decision": "promoted" if decision.promote else "kept",
         "promotion.reason": decision.reason,
@@ -424,23 +362,24 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         baseline_score = score_baseline.submit(split, settings)
         compiling = compile_trees(trees, run_id, settings)
         model = calibrate_model(trees, compiling, split, settings)
-        evaluation = evaluate_model(model, split, baseline_score.result(), settings)
-        evaluation["metrics"] |= cross_validation(customers, settings)
-        backtest_roi = compute_backtest_roi(evaluation, settings)
-        figures = draw_figures.submit(evaluation, backtest_roi, settings)
-        model_uri = log_training(run_id, settings, split, trees, model, compiling, evaluation)
-        log_roi(run_id, settings, backtest_roi)
-        decision = challenge_champion(run_id, split, evaluation, backtest_roi, settings)
+        evaluation = evaluate(model, split, baseline_score.result(), settings)
+        metrics = evaluation.metrics | cross_validation(customers, settings)
+        tested = backtest(evaluation, settings)
+        figures = draw_figures.submit(evaluation, tested, settings)
+        model_uri = log_training(
+            run_id, settings, split, trees, model, compiling, metrics, evaluation.importance
+        )
+        log_roi(run_id, settings, tested)
+        decision = challenge_champion(run_id, split, evaluation, tested, settings)
         # The run's record is complete before a version is registered: a plot that fails,
         # fails the run with nothing registered.
         log_figures(run_id, settings, figures.result())
         registration = register(run_id, model_uri, settings)
         alias = promote(run_id, registration, decision, settings)
-        log_model_card(run_id, settings, customers, split, model, evaluation, backtest_roi,
+        log_model_card(run_id, settings, customers, split, model, metrics, tested,
                        registration, alias)  # fmt: skip
         # The run's own compute time, charged to campaigns in the full-cost ROI.
         tracking.log_metrics(client, run_id, {"compute_seconds": time.perf_counter() - started})
-    backtest = backtest_roi["backtest"]
     result = {
         "mlflow_run_id": run_id,
         "model_uri": model_uri,
@@ -448,8 +387,8 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         "model_version": registration.version,
         "registry_alias": alias,
         "promotion_reason": None if decision is None else decision.reason,
-        "metrics": evaluation["metrics"],
-        "roi": backtest_roi["metrics"] | {"roi_pct": backtest.roi_pct},
+        "metrics": metrics,
+        "roi": tested.metrics | {"roi_pct": tested.campaign.roi_pct},
     }
     create_markdown_artifact(
         _summary_markdown(result), key="churn-training-summary", description="Training run"

@@ -227,6 +227,12 @@ def test_the_budget_is_recorded_with_what_it_left_out(ledger: Ledger) -> None:
     c = recorded.campaign
     assert c.n_treated == 100 and c.n_skipped("budget") > 0
     assert c.budget_left_out_value > 0
+    # As the scoring run logs it: every count, the flagged share of the 10,000 scored.
+    metrics = c.as_metrics()
+    assert metrics["n_treated"] == 100 and metrics["n_control"] == c.n_control
+    assert metrics["n_skipped_budget"] == c.n_skipped("budget") == 1000 - 100 - c.n_control
+    assert metrics["n_skipped_cooldown"] == 0 and metrics["flagged_share"] == 0.1
+    assert metrics["budget_left_out_net_benefit"] == c.budget_left_out_value
 
 
 WORKER = """

@@ -92,6 +92,12 @@ def test_chunking_does_not_change_scores(
         pd.read_parquet(one.scores_path), pd.read_parquet(many.scores_path)
     )
     pd.testing.assert_frame_equal(one.flagged, many.flagged)
+    # Drift counts accumulate chunk by chunk to the same PSI (to rounding).
+    assert one.drift_metrics().keys() == many.drift_metrics().keys()
+    assert set(one.drift_metrics()) == {f"psi_{n}" for n in model.spec.names} | {"psi_max"}
+    for name, value in one.drift_metrics().items():
+        assert many.drift_metrics()[name] == pytest.approx(value, abs=1e-12)
+    assert one.drift_metrics()["psi_max"] == max(one.drift.values())
 
 
 def test_bad_chunk_leaves_previous_outputs_untouched(

@@ -33,17 +33,16 @@ def _register_legacy(settings: Settings) -> str:
     from flows import tracking
 
     client = tracking.client_for(settings.tracking)
-    run_id = tracking.start_run(
+    name = settings.model.registered_name
+    with tracking.open_run(
         client, settings.tracking, experiment=settings.tracking.training_experiment,
         run_type="training",
-    )  # fmt: skip
-    client.log_artifacts(run_id, str(FIXTURES / "model_v0"), "model")
-    name = settings.model.registered_name
-    client.create_registered_model(name)
-    source = f"{client.get_run(run_id).info.artifact_uri}/model"
-    version = client.create_model_version(name, source, run_id=run_id)
-    client.set_registered_model_alias(name, tracking.CHAMPION, version.version)
-    client.set_terminated(run_id)
+    ) as run_id:  # fmt: skip
+        client.log_artifacts(run_id, str(FIXTURES / "model_v0"), "model")
+        client.create_registered_model(name)
+        source = f"{client.get_run(run_id).info.artifact_uri}/model"
+        version = client.create_model_version(name, source, run_id=run_id)
+        client.set_registered_model_alias(name, tracking.CHAMPION, version.version)
     return str(version.version)
 
 
