@@ -129,7 +129,7 @@ def case(name: str, root: Path, n: int) -> dict[str, float]:
             return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
         result = train_flow(settings)
         seconds = time.perf_counter() - start
-        from flows.tracking import client_for
+        from flows.runs import client_for
 
         run = client_for(settings.tracking).get_run(result["mlflow_run_id"])
         return {
@@ -146,7 +146,8 @@ def case(name: str, root: Path, n: int) -> dict[str, float]:
 
     if name in ("raw_predict", "compiled_predict"):
         from churn.compiled import feature_matrix
-        from flows.tracking import client_for, load_champion
+        from flows.registry import load_champion
+        from flows.runs import client_for
 
         client = client_for(settings.tracking)
         compiled = name == "compiled_predict"

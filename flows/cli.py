@@ -240,10 +240,10 @@ def runs(
     if kind not in ("training", "scoring"):
         raise typer.BadParameter(f"{kind!r} is not 'training' or 'scoring'", param_hint="--kind")
     settings = _settings(config)
-    from flows import tracking
+    from flows import runs
 
-    client = tracking.client_for(settings.tracking)
-    rows = tracking.recent_runs(client, settings.tracking, kind=kind, last=last)
+    client = runs.client_for(settings.tracking)
+    rows = runs.recent_runs(client, settings.tracking, kind=kind, last=last)
     if as_json:
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -326,11 +326,11 @@ def promote(
 ) -> None:
     """Make a model version the champion (logged in the registry experiment)."""
     settings = _settings(config)
-    from flows import tracking
+    from flows import registry, runs
 
-    client = tracking.client_for(settings.tracking)
+    client = runs.client_for(settings.tracking)
     name = settings.model.registered_name
-    previous = tracking.promote(
+    previous = registry.promote(
         client, settings.tracking, name=name, version=version, reason=reason
     )
     _emit({"model": name, "champion": version, "replaced": previous}, as_json, "Promoted")
@@ -340,11 +340,11 @@ def promote(
 def rollback(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Restore the champion that the current one replaced (logged)."""
     settings = _settings(config)
-    from flows import tracking
+    from flows import registry, runs
 
-    client = tracking.client_for(settings.tracking)
+    client = runs.client_for(settings.tracking)
     name = settings.model.registered_name
-    current, previous = tracking.rollback(client, settings.tracking, name=name)
+    current, previous = registry.rollback(client, settings.tracking, name=name)
     _emit({"model": name, "champion": previous, "rolled_back": current}, as_json, "Rolled back")
 
 

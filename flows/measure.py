@@ -34,8 +34,9 @@ from churn.measurement import (
 )
 from churn.plots import to_png, uplift_figure
 from churn.settings import Settings
-from flows import tracking
-from flows.score import campaign_dir, trigger_retrain
+from flows import runs
+from flows.retrain import trigger_retrain
+from flows.score import campaign_folder
 from flows.tasks import compute_task, read_task, write_task
 
 
@@ -64,16 +65,16 @@ class LoadedCampaign:
 def load_campaign(settings: Settings, campaign_id: str) -> LoadedCampaign:
     with Ledger.open(settings.ledger.url, must_exist=True) as ledger:
         record = ledger.campaign(check_campaign_id(campaign_id))
-    client = tracking.client_for(settings.tracking)
+    client = runs.client_for(settings.tracking)
     run_id = record.mlflow_run_id
     if run_id is None:
-        run_id = tracking.find_campaign_run(client, settings.tracking, campaign_id).info.run_id
-    scores_path = campaign_dir(settings, campaign_id) / "scores.parquet"
+        run_id = runs.find_campaign_run(client, settings.tracking, campaign_id).info.run_id
+    scores_path = campaign_folder(settings, campaign_id).scores
     return LoadedCampaign(
         record=record,
         run_id=run_id,
         scores=pd.read_parquet(scores_path) if scores_path.exists() else None,
-        expected_roi_pct=tracking.run_metrics(client, run_id).get("expected_roi_pct"),
+        expected_roi_pct=runs.run_metrics(client, run_id).get("expected_roi_pct"),
     )
 
 
@@ -160,14 +161,14 @@ def log_realized(
     measured: CampaignMeasurement,
     across: dict[str, float],
 ) -> None:
-    client = tracking.client_for(settings.tracking)
+    client = runs.client_for(settings.tracking)
     run_id = campaign.run_id
-    tracking.log_metrics(client, run_id, measured.metrics | across)
+    runs.log_metrics(client, run_id, measured.metrics | across)
     if measured.qini is not None:
         figure = uplift_figure(measured.qini)
-        tracking.log_figures(client, run_id, to_png({"uplift_qini.png": figure}))
+        runs.log_figures(client, run_id, to_png({"uplift_qini.png": figure}))
     status = measured.not_measurable
-    tracking.set_tags(client, run_id, {
+    runs.set_tags(client, run_id, {
         "realized.status": f"not measurable: {status}" if status else "measured",
         "realized.measured_at": datetime.now().isoformat(timespec="seconds"),
         **{f"realized.warning.{name}": text for name, text in measured.warnings.items()},

@@ -10,17 +10,18 @@ import pandas as pd
 from prefect import flow
 
 from churn.data import read_table, write_table
+from churn.layout import CampaignFolder
 from churn.outcomes import simulate_outcomes
 from churn.settings import Settings
 from flows.data import provide_data
 from flows.measure import realized_roi_flow
-from flows.score import campaign_dir, score_flow
+from flows.score import campaign_folder, score_flow
 from flows.tasks import compute_task
 from flows.train import train_flow
 
 
 def simulate_campaign_outcomes(
-    folder: Path, truth_path: Path, out: Path, *, seed: int, observed_at: date
+    folder: CampaignFolder, truth_path: Path, out: Path, *, seed: int, observed_at: date
 ) -> Path:
     """Simulate the outcomes of every customer a campaign scored, from the world's truth.
 
@@ -29,8 +30,8 @@ def simulate_campaign_outcomes(
     """
     truth = read_table(truth_path)
     latest = truth.loc[truth["snapshot_date"] == truth["snapshot_date"].max()]
-    assignment = read_table(folder / "assignment.parquet")[["customer_id", "group"]]
-    everyone = read_table(folder / "scores.parquet")[["customer_id"]].merge(
+    assignment = read_table(folder.assignment)[["customer_id", "group"]]
+    everyone = read_table(folder.scores)[["customer_id"]].merge(
         assignment, on="customer_id", how="left"
     )
     everyone["group"] = everyone["group"].fillna("not flagged")
@@ -47,12 +48,12 @@ def simulate_campaign(
     settings: Settings, campaign_id: str, *, seed: int, out: Path | None = None
 ) -> Path:
     """Simulate a campaign's outcomes as read at the end of the measurement window."""
-    folder = campaign_dir(settings, campaign_id)
+    folder = campaign_folder(settings, campaign_id)
     window_end = pd.Timestamp.now() + pd.DateOffset(months=settings.measurement.window_months)
     return simulate_campaign_outcomes(
         folder,
         settings.data.truth_path,
-        out or folder / "outcomes.parquet",
+        out or folder.outcomes,
         seed=seed,
         observed_at=window_end.date(),
     )

@@ -20,8 +20,9 @@ from prefect.artifacts import create_markdown_artifact
 import roi
 from churn.contact_policy import SKIP_REASONS, ContactRules, policy_label
 from churn.data import Chunk, check_customer_ids, file_digest, load_suppression_list, plan_chunks
-from churn.errors import ConfigError, NotReadyError
+from churn.errors import ConfigError
 from churn.holdout import TREATMENT
+from churn.layout import CampaignFolder
 from churn.ledger import Ledger, NewCampaign, RecordedCampaign, check_campaign_id, safe_url
 from churn.predict import (
     CampaignFiles,
@@ -33,7 +34,8 @@ from churn.predict import (
     write_campaign_files,
 )
 from churn.settings import CampaignSettings, Settings
-from flows import tracking
+from flows import registry, runs
+from flows.retrain import trigger_retrain
 from flows.tasks import compute_task, read_task, write_task
 
 
@@ -42,15 +44,15 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def campaign_dir(settings: Settings, campaign_id: str) -> Path:
+def campaign_folder(settings: Settings, campaign_id: str) -> CampaignFolder:
     """Where a campaign's scores, assignment, list and outcomes live."""
-    return settings.campaign.output_dir / campaign_id
+    return CampaignFolder.of(settings.campaign.output_dir, campaign_id)
 
 
 @read_task
-def load_champion(settings: Settings) -> tracking.Champion:
-    client = tracking.client_for(settings.tracking)
-    champion = tracking.load_champion(client, name=settings.model.registered_name, compiled=True)
+def load_champion(settings: Settings) -> registry.Champion:
+    client = runs.client_for(settings.tracking)
+    champion = registry.load_champion(client, name=settings.model.registered_name, compiled=True)
     if champion.compiled_note is not None:
         get_run_logger().warning(
             "Scoring with LightGBM's own predict, not the compiled trees: %s.",
@@ -61,14 +63,14 @@ def load_champion(settings: Settings) -> tracking.Champion:
 
 @compute_task
 def score_customers_file(
-    champion: tracking.Champion, settings: Settings, campaign_id: str
+    champion: registry.Champion, settings: Settings, campaign_id: str
 ) -> ScoringResult:
     return score_file(
         champion.model,
         settings.data.scoring_path,
         threshold=settings.campaign.threshold,
         chunk_size=settings.campaign.chunk_size,
-        scores_path=campaign_dir(settings, campaign_id) / "scores.parquet",
+        scores_path=campaign_folder(settings, campaign_id).scores,
         dataset=settings.dataset,
         clv=settings.economics.clv,
     )
@@ -76,13 +78,13 @@ def score_customers_file(
 
 @compute_task
 def score_chunk_task(
-    champion: tracking.Champion, settings: Settings, chunk: Chunk, part: Path
+    champion: registry.Champion, settings: Settings, chunk: Chunk, part: Path
 ) -> ChunkResult:
     """Score one chunk on a Dask worker, with the compiled trees where the worker can load them."""
     model = champion.model
     if model.compiled is None and champion.compiled_note is None:
         # Compiled trees never travel (they are machine code); the worker loads its own.
-        tracking.attach_compiled(tracking.client_for(settings.tracking), model, champion.run_id)
+        registry.attach_compiled(runs.client_for(settings.tracking), model, champion.run_id)
     return score_chunk(
         model, chunk, threshold=settings.campaign.threshold, part=part,
         dataset=settings.dataset, clv=settings.economics.clv,
@@ -110,13 +112,13 @@ def dask_runner(campaign: CampaignSettings) -> Any:
 
 
 def score_on_dask(
-    champion: tracking.Champion, settings: Settings, campaign_id: str
+    champion: registry.Champion, settings: Settings, campaign_id: str
 ) -> ScoringResult:
     """Score the table's chunks as tasks on a Dask cluster, then join them in table order."""
-    path, out_dir = settings.data.scoring_path, campaign_dir(settings, campaign_id)
+    path, folder = settings.data.scoring_path, campaign_folder(settings, campaign_id)
     check_customer_ids(path, dataset=settings.dataset)
     chunks = plan_chunks(path, chunk_size=settings.campaign.chunk_size)
-    parts = out_dir / f".parts-{uuid.uuid4().hex[:8]}"
+    parts = folder.path / f".parts-{uuid.uuid4().hex[:8]}"
     try:
         with dask_runner(settings.campaign) as runner:
             futures = [
@@ -138,7 +140,7 @@ def score_on_dask(
                 for future in futures:
                     future.wait()
                 raise
-        return combine_chunks(results, champion.model, scores_path=out_dir / "scores.parquet")
+        return combine_chunks(results, champion.model, scores_path=folder.scores)
     finally:
         shutil.rmtree(parts, ignore_errors=True)
 
@@ -170,7 +172,7 @@ def contact_rules(settings: Settings) -> ContactRules:
 @write_task
 def record_campaign(
     settings: Settings,
-    champion: tracking.Champion,
+    champion: registry.Champion,
     result: ScoringResult,
     campaign_id: str,
     scored_at: datetime,
@@ -224,10 +226,10 @@ def write_campaign(
                 "they are kept off campaign.csv (e.g. %s).",
                 c.campaign_id, len(withheld), ", ".join(withheld[:3]),
             )  # fmt: skip
-    folder = campaign_dir(settings, c.campaign_id)
+    folder = campaign_folder(settings, c.campaign_id)
     return write_campaign_files(
-        recorded.decisions, assignment_path=folder / "assignment.parquet",
-        campaign_path=folder / "campaign.csv", campaign_id=c.campaign_id,
+        recorded.decisions, assignment_path=folder.assignment,
+        campaign_path=folder.campaign_list, campaign_id=c.campaign_id,
         model_version=c.model_version, scored_at=as_utc(c.scored_at), withheld=withheld,
     )  # fmt: skip
 
@@ -247,7 +249,7 @@ def compute_expected_roi(recorded: RecordedCampaign, settings: Settings) -> roi.
 @write_task
 def log_scoring(
     settings: Settings,
-    champion: tracking.Champion,
+    champion: registry.Champion,
     result: ScoringResult,
     recorded: RecordedCampaign,
     files: CampaignFiles,
@@ -255,8 +257,8 @@ def log_scoring(
     started: float,
 ) -> dict[str, Any]:
     campaign = recorded.campaign
-    client = tracking.client_for(settings.tracking)
-    with tracking.open_run(
+    client = runs.client_for(settings.tracking)
+    with runs.open_run(
         client,
         settings.tracking,
         experiment=settings.tracking.scoring_experiment,
@@ -277,7 +279,7 @@ def log_scoring(
         },
     ) as run_id:
         c = settings.contact
-        tracking.log_params(
+        runs.log_params(
             client,
             run_id,
             {
@@ -298,9 +300,7 @@ def log_scoring(
                 campaign.campaign_id, model_name=campaign.model_name,
                 model_version=campaign.model_version,
             )  # fmt: skip
-            training_seconds = (
-                tracking.run_compute_seconds(client, champion.run_id) if first else 0.0
-            )
+            training_seconds = runs.run_compute_seconds(client, champion.run_id) if first else 0.0
             compute_seconds = time.perf_counter() - started + training_seconds
             ledger.attach_run(campaign.campaign_id, run_id=run_id, compute_seconds=compute_seconds)
         full = roi.full_cost_roi(
@@ -319,58 +319,18 @@ def log_scoring(
             **expected.as_metrics(prefix="expected_"),
             **full.as_metrics(prefix="expected_full_cost_"),
         }
-        tracking.log_metrics(client, run_id, metrics)
+        runs.log_metrics(client, run_id, metrics)
         if expected.roi_pct is None:
-            tracking.set_tags(
+            runs.set_tags(
                 client, run_id, {"expected_roi_pct": "not measurable: no customer contacted"}
             )
-        tracking.log_files(client, run_id, [files.campaign_path, files.assignment_path], "campaign")
+        runs.log_files(client, run_id, [files.campaign_path, files.assignment_path], "campaign")
     return {"mlflow_run_id": run_id, **metrics}
 
 
 def drifted_features(result: ScoringResult, settings: Settings) -> list[str]:
     """Features whose PSI is above the configured threshold."""
     return [n for n, v in result.drift.items() if v > settings.drift.psi_threshold]
-
-
-@write_task
-def trigger_retrain(
-    settings: Settings, run_id: str, reason: str, tag: str = "drift.retrain"
-) -> str:
-    """Retrain through the served deployment when a Prefect server has one, else in process."""
-    from prefect.deployments import run_deployment
-    from prefect.exceptions import ObjectNotFound
-
-    from flows.runtime import prefect_api_url
-    from flows.serve import TRAIN_DEPLOYMENT
-    from flows.train import train_flow
-
-    client = tracking.client_for(settings.tracking)
-    how = ""
-    via = settings.drift.retrain_via
-    if via != "in_process" and prefect_api_url() is not None:
-        try:
-            run: Any = run_deployment(f"churn-train/{TRAIN_DEPLOYMENT}", timeout=0)
-            how = f"deployment churn-train/{TRAIN_DEPLOYMENT}, flow run {run.id}"
-        except ObjectNotFound:
-            if via == "deployment":
-                raise NotReadyError(
-                    f"drift.retrain_via is 'deployment' but the Prefect server has no "
-                    f"churn-train/{TRAIN_DEPLOYMENT}; run `churn serve` or `prefect deploy`."
-                ) from None
-    elif via == "deployment":
-        raise NotReadyError(
-            "drift.retrain_via is 'deployment' but no Prefect server is configured "
-            "(PREFECT_API_URL)."
-        )
-    if not how:
-        trained = train_flow(settings)
-        how = (
-            f"in-process training run {trained['mlflow_run_id']}: model "
-            f"v{trained['model_version']} is {trained['registry_alias']}"
-        )
-    tracking.set_tags(client, run_id, {tag: f"{reason}; triggered {how}"})
-    return how
 
 
 @flow(name="churn-score", log_prints=True)

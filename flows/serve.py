@@ -6,10 +6,8 @@ from typing import Any
 
 from churn.errors import NotReadyError
 from churn.settings import Settings
+from flows.retrain import SCORE_DEPLOYMENT, TRAIN_DEPLOYMENT
 from flows.runtime import prefect_api_url
-
-TRAIN_DEPLOYMENT = "weekly-retrain"
-SCORE_DEPLOYMENT = "daily-scoring"
 
 
 def build_deployments(settings: Settings) -> list[Any]:

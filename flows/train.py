@@ -33,7 +33,7 @@ from churn.plots import training_plots
 from churn.promotion import PromotionDecision
 from churn.settings import Settings
 from churn.train import Split, Trees, calibrate, cross_validate, fit_trees, split_customers
-from flows import sidecar, tracking
+from flows import registry, runs, sidecar
 from flows.data import provide_data
 from flows.tasks import compute_task, read_task, write_task
 
@@ -55,7 +55,7 @@ def load_training_data(settings: Settings) -> pd.DataFrame:
 @read_task
 def check_tracking(settings: Settings) -> None:
     """Open the tracking store: one that cannot be reached fails the run before training."""
-    tracking.check_store(settings.tracking)
+    runs.check_store(settings.tracking)
 
 
 @compute_task
@@ -88,7 +88,7 @@ def compile_trees(trees: Trees, run_id: str, settings: Settings) -> Compiling:
     try:
         compiled = compile_booster(
             trees.booster.booster_,
-            tracking.compiled_cache(run_id),
+            registry.compiled_cache(run_id),
             num_iteration=trees.best_iteration,
         )
     except ImportError:
@@ -186,34 +186,34 @@ def log_training(
     metrics: dict[str, float],
     importance: pd.Series,
 ) -> str:
-    client = tracking.client_for(settings.tracking)
-    tracking.log_params(client, run_id, _params(settings, split, trees))
-    tracking.log_metrics(client, run_id, metrics)
+    client = runs.client_for(settings.tracking)
+    runs.log_params(client, run_id, _params(settings, split, trees))
+    runs.log_metrics(client, run_id, metrics)
     importance = importance.sort_values(ascending=False)
     gains = json.dumps({k: float(v) for k, v in importance.items()}, indent=2)
-    tracking.log_text(client, run_id, gains, "feature_importance.json")
+    runs.log_text(client, run_id, gains, "feature_importance.json")
     example = split.test.drop(columns=[LABEL_COLUMN])
-    uri = tracking.log_model(run_id, model, example)
+    uri = registry.log_model(run_id, model, example)
     if compiling.trees is not None:
-        tracking.log_compiled(client, run_id, compiling.trees)
+        registry.log_compiled(client, run_id, compiling.trees)
     elif compiling.note is not None:
-        tracking.set_tags(client, run_id, {"compiled": f"no: {compiling.note}"})
+        runs.set_tags(client, run_id, {"compiled": f"no: {compiling.note}"})
     return uri
 
 
 @write_task
 def log_roi(run_id: str, settings: Settings, backtest: Backtest) -> None:
-    client = tracking.client_for(settings.tracking)
-    tracking.log_metrics(client, run_id, backtest.metrics)
+    client = runs.client_for(settings.tracking)
+    runs.log_metrics(client, run_id, backtest.metrics)
     if backtest.campaign.roi_pct is None:
-        tracking.set_tags(
+        runs.set_tags(
             client, run_id, {"roi_pct": "not measurable: no test customer above the threshold"}
         )
 
 
 @write_task
 def log_figures(run_id: str, settings: Settings, figures: dict[str, bytes]) -> None:
-    tracking.log_figures(tracking.client_for(settings.tracking), run_id, figures)
+    runs.log_figures(runs.client_for(settings.tracking), run_id, figures)
 
 
 @write_task
@@ -225,7 +225,7 @@ def log_model_card(
     model: ChurnModel,
     metrics: dict[str, float],
     backtest: Backtest,
-    registration: tracking.Registration,
+    registration: registry.Registration,
     alias: str,
 ) -> None:
     e, rule = settings.economics, settings.dataset.customer_value
@@ -250,14 +250,14 @@ def log_model_card(
                "calibration": settings.model.calibration},
         trained_at=datetime.now(UTC),
     )  # fmt: skip
-    client = tracking.client_for(settings.tracking)
-    tracking.log_text(client, run_id, card, "model_card.md")
+    client = runs.client_for(settings.tracking)
+    runs.log_text(client, run_id, card, "model_card.md")
 
 
 @write_task
-def register(run_id: str, model_uri: str, settings: Settings) -> tracking.Registration:
-    client = tracking.client_for(settings.tracking)
-    return tracking.register_model(
+def register(run_id: str, model_uri: str, settings: Settings) -> registry.Registration:
+    client = runs.client_for(settings.tracking)
+    return registry.register_model(
         client, model_uri, name=settings.model.registered_name, run_id=run_id
     )
 
@@ -272,17 +272,17 @@ def challenge_champion(
 ) -> PromotionDecision | None:
     """Score the champion on the challenger's test customers; decide which is better
     (None: there is no champion yet)."""
-    client = tracking.client_for(settings.tracking)
+    client = runs.client_for(settings.tracking)
     try:
-        champion = tracking.load_champion(
+        champion = registry.load_champion(
             client, name=settings.model.registered_name, compiled=True
         )
     except NotReadyError:  # the first model: it becomes the champion
         return None
     outcome = challenge(champion.model, split.test, evaluation, backtest, settings)
     decision = outcome.decision
-    tracking.log_metrics(client, run_id, outcome.metrics)
-    tracking.set_tags(client, run_id, {
+    runs.log_metrics(client, run_id, outcome.metrics)
+    runs.set_tags(client, run_id, {
         "promotion.decision": "promoted" if decision.promote else "kept",
         "promotion.reason": decision.reason,
         "promotion.champion_version": champion.version,
@@ -293,20 +293,20 @@ def challenge_champion(
 @write_task
 def promote(
     run_id: str,
-    registration: tracking.Registration,
+    registration: registry.Registration,
     decision: PromotionDecision | None,
     settings: Settings,
 ) -> str:
     """Make the new version champion if it won its challenge; return its alias."""
     alias = registration.aliases[0]
-    if alias == tracking.CHALLENGER and decision is not None and decision.promote:
-        client = tracking.client_for(settings.tracking)
-        tracking.promote(
+    if alias == registry.CHALLENGER and decision is not None and decision.promote:
+        client = runs.client_for(settings.tracking)
+        registry.promote(
             client, settings.tracking, name=registration.name, version=registration.version,
             reason=decision.reason,
         )  # fmt: skip
-        tracking.set_tags(client, run_id, {"registry_alias": tracking.CHAMPION})
-        alias = tracking.CHAMPION
+        runs.set_tags(client, run_id, {"registry_alias": registry.CHAMPION})
+        alias = registry.CHAMPION
     return alias
 
 
@@ -344,8 +344,8 @@ def train_flow(settings: Settings) -> dict[str, Any]:
     tracking_ready = check_tracking.submit(settings)  # while the data loads
     customers = load_training_data(settings)
     tracking_ready.result()
-    client = tracking.client_for(settings.tracking)
-    with tracking.open_run(
+    client = runs.client_for(settings.tracking)
+    with runs.open_run(
         client,
         settings.tracking,
         experiment=settings.tracking.training_experiment,
@@ -379,7 +379,7 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         log_model_card(run_id, settings, customers, split, model, metrics, tested,
                        registration, alias)  # fmt: skip
         # The run's own compute time, charged to campaigns in the full-cost ROI.
-        tracking.log_metrics(client, run_id, {"compute_seconds": time.perf_counter() - started})
+        runs.log_metrics(client, run_id, {"compute_seconds": time.perf_counter() - started})
     result = {
         "mlflow_run_id": run_id,
         "model_uri": model_uri,

@@ -12,7 +12,7 @@ from churn.data import file_digest
 from churn.features import FeatureSpec
 from churn.settings import Settings
 from churn.tune import SearchResult, search
-from flows import tracking
+from flows import runs
 from flows.data import provide_data
 from flows.tasks import compute_task
 from flows.train import load_training_data
@@ -39,8 +39,8 @@ def tune_flow(
     """Search LightGBM's parameters by cross-validated AUC; log the trials and the best."""
     provide_data(settings, only_if_missing=True)
     customers = load_training_data(settings)
-    client = tracking.client_for(settings.tracking)
-    with tracking.open_run(
+    client = runs.client_for(settings.tracking)
+    with runs.open_run(
         client,
         settings.tracking,
         experiment=f"{settings.tracking.training_experiment}-tuning",
@@ -49,14 +49,12 @@ def tune_flow(
               "dataset_digest": file_digest(settings.data.training_path)},
     ) as run_id:  # fmt: skip
         result = search_parameters(customers, settings, trials, timeout_seconds)
-        tracking.log_params(
-            client, run_id, {"trials": len(result.trials), "seed": settings.model.seed}
-        )
-        tracking.log_params(client, run_id, {f"best.{k}": v for k, v in result.best_params.items()})
-        tracking.log_metrics(client, run_id, {"best_cv_auc": result.best_cv_auc})
-        tracking.log_text(client, run_id, result.trials.to_csv(index=False), "trials.csv")
+        runs.log_params(client, run_id, {"trials": len(result.trials), "seed": settings.model.seed})
+        runs.log_params(client, run_id, {f"best.{k}": v for k, v in result.best_params.items()})
+        runs.log_metrics(client, run_id, {"best_cv_auc": result.best_cv_auc})
+        runs.log_text(client, run_id, result.trials.to_csv(index=False), "trials.csv")
         snippet = yaml.safe_dump({"model": result.best_params}, sort_keys=False)
-        tracking.log_text(client, run_id, snippet, "best_model_section.yaml")
+        runs.log_text(client, run_id, snippet, "best_model_section.yaml")
     print(f"Best cross-validated AUC {result.best_cv_auc:.4f}; put in the config:\n{snippet}")
     return {
         "mlflow_run_id": run_id,

@@ -76,8 +76,8 @@ def test_sixty_days_of_daily_campaigns_keep_the_contact_history_true(
 ) -> None:
     from flows.measure import realized_roi_flow
     from flows.pipeline import simulate_campaign_outcomes
-    from flows.score import campaign_dir, score_flow
-    from flows.tracking import client_for
+    from flows.runs import client_for
+    from flows.score import campaign_folder, score_flow
     from flows.train import train_flow
 
     base = make_settings(tmp_path, customers=6000).model_copy(
@@ -112,8 +112,8 @@ def test_sixty_days_of_daily_campaigns_keep_the_contact_history_true(
             if end > pd.Timestamp(morning(day)):
                 continue
             outcomes = simulate_campaign_outcomes(
-                campaign_dir(settings, done), settings.data.truth_path,
-                campaign_dir(settings, done) / "outcomes.parquet", seed=int(done[4:]),
+                campaign_folder(settings, done), settings.data.truth_path,
+                campaign_folder(settings, done).outcomes, seed=int(done[4:]),
                 observed_at=end.date(),
             )  # fmt: skip
             measured.append(done)
@@ -187,7 +187,7 @@ def test_sixty_days_of_daily_campaigns_keep_the_contact_history_true(
     again = next(c for c in measured if c not in unmeasurable)
     before = ledger_snapshot(base)
     score_flow(scored[again], campaign_id=again, scored_at=morning(int(again[4:])))
-    outcomes = campaign_dir(scored[again], again) / "outcomes.parquet"
+    outcomes = campaign_folder(scored[again], again).outcomes
     rerun = realized_roi_flow(scored[again], again, outcomes)
     assert ledger_snapshot(base) == before
     assert rerun["metrics"]["cumulative_net_benefit"] == pytest.approx(sum(nets))

@@ -42,8 +42,9 @@ def test_months_of_drift_retrain_promotion_and_rollback(
     from flows.data import generate_data
     from flows.measure import realized_roi_flow
     from flows.pipeline import simulate_outcomes_task
+    from flows.registry import promote, rollback
+    from flows.runs import client_for
     from flows.score import score_flow
-    from flows.tracking import client_for, promote, rollback
     from flows.train import train_flow
 
     base = make_settings(tmp_path)

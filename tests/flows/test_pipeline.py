@@ -230,13 +230,13 @@ def test_bad_training_data_writes_and_registers_nothing(
 def test_a_plot_that_fails_fails_the_run_before_registration(
     prefect_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows import tracking
+    from flows import runs
     from flows.train import train_flow
 
     def disk_full(*args: object) -> None:
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(tracking, "log_figures", disk_full)
+    monkeypatch.setattr(runs, "log_figures", disk_full)
     settings = make_settings(tmp_path)
     with pytest.raises(OSError, match="No space left"):
         train_flow(settings)
@@ -250,7 +250,7 @@ def test_a_scoring_run_that_fails_ends_failed_and_is_not_retried(
     prefect_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from churn.ledger import Ledger
-    from flows import tracking
+    from flows import runs
     from flows.score import score_flow
     from flows.train import train_flow
 
@@ -260,7 +260,7 @@ def test_a_scoring_run_that_fails_ends_failed_and_is_not_retried(
     def store_gone(*args: object) -> None:
         raise OSError("connection reset by the tracking server")
 
-    monkeypatch.setattr(tracking, "log_metrics", store_gone)
+    monkeypatch.setattr(runs, "log_metrics", store_gone)
     with pytest.raises(OSError, match="connection reset"):
         score_flow(settings, campaign_id="fails-1")
     # One run (a retried write would have opened three), ended FAILED, not RUNNING.

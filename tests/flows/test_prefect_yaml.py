@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 from churn.settings import Settings
-from flows.serve import SCORE_DEPLOYMENT, TRAIN_DEPLOYMENT
+from flows.retrain import SCORE_DEPLOYMENT, TRAIN_DEPLOYMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 

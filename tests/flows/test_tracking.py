@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from churn.settings import TrackingSettings, load_settings
-from flows.tracking import client_for
+from flows.runs import client_for
 
 
 def test_two_configs_in_one_process_keep_their_own_stores(

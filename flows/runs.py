@@ -1,0 +1,249 @@
+"""MLflow runs: the one door to the tracking store (with ``flows/registry.py`` for
+models).
+
+Run ids are passed explicitly (``MlflowClient``): MLflow keeps its fluent
+"active run" per thread and Prefect runs tasks in worker threads, where a
+fluent ``log_metric`` would silently open a new run. Every run is opened by
+``open_run``, which ends it FINISHED or FAILED.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from churn.errors import NotReadyError
+from churn.settings import TrackingSettings
+
+
+def client_for(tracking: TrackingSettings) -> MlflowClient:
+    """A client on the configured store (also MLflow's default in this process, for its
+    fluent calls), leaving the process environment as it was."""
+    # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which load_settings reads
+    # as the user's override: the next config loaded in this process would get this store.
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(tracking.uri)
+    mlflow.set_registry_uri(tracking.uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return MlflowClient(tracking_uri=tracking.uri, registry_uri=tracking.uri)
+
+
+def check_store(tracking: TrackingSettings) -> None:
+    """Open the tracking store and read from it.
+
+    Raises:
+        NotReadyError: it cannot be reached (MLflow has already retried an HTTP
+            server with its own backoff).
+    """
+    client = client_for(tracking)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise NotReadyError(
+            f"The MLflow tracking store {client.tracking_uri} cannot be reached "
+            f"({type(exc).__name__}: {first_line[:300]}); nothing was trained or scored. "
+            "Start the server (make mlflow-server) or set tracking.uri / MLFLOW_TRACKING_URI "
+            "to a store that answers."
+        ) from exc
+
+
+def experiment_id(client: MlflowClient, name: str, artifact_dir: Path) -> str:
+    """The experiment's id, creating it with its own artifact folder if new."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    location = None
+    if not client.tracking_uri.startswith(("http://", "https://", "databricks")):
+        # A local store gets a local folder; a tracking server keeps its own artifact store.
+        folder = artifact_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        location = folder.resolve().as_uri()
+    try:
+        return str(client.create_experiment(name, artifact_location=location))
+    except MlflowException:
+        # Another process created it between our look-up and create.
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return str(found.experiment_id)
+
+
+def prefect_tags() -> dict[str, str]:
+    """Tags that link an MLflow run to the Prefect flow run that made it."""
+    from importlib.metadata import version
+
+    from prefect.runtime import flow_run
+
+    tags = {"host.python": platform.python_version(), "code_version": version("churn-roi")}
+    if flow_run.id:
+        tags["prefect.flow_run_id"] = str(flow_run.id)
+        tags["prefect.flow_run_name"] = str(flow_run.name)
+        tags["prefect.flow_name"] = str(flow_run.flow_name)
+    return tags
+
+
+@contextmanager
+def open_run(
+    client: MlflowClient,
+    tracking: TrackingSettings,
+    *,
+    experiment: str,
+    run_type: str,
+    run_name: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """A run that always ends: FINISHED when the block completes, FAILED when it
+    raises (an interrupt too). Yields the run id, tagged with its type and the Prefect
+    flow run that made it."""
+    exp_id = experiment_id(client, experiment, tracking.artifact_dir)
+    all_tags = {"run_type": run_type, **prefect_tags(), **(tags or {})}
+    run_id = str(client.create_run(exp_id, run_name=run_name, tags=all_tags).info.run_id)
+    try:
+        yield run_id
+    except BaseException:
+        # The block's own error is the one to report, even if the store is gone too.
+        with suppress(Exception):
+            client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+
+
+def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, float]) -> None:
+    """Log a batch of metrics to the run."""
+    from mlflow.entities import Metric
+
+    now = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)
+    client.log_batch(
+        run_id, metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()]
+    )
+
+
+def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
+    """Log a batch of params (stringified) to the run."""
+    from mlflow.entities import Param
+
+    client.log_batch(run_id, params=[Param(key, str(value)) for key, value in params.items()])
+
+
+def set_tags(client: MlflowClient, run_id: str, tags: dict[str, str]) -> None:
+    """Set tags on the run (one request)."""
+    from mlflow.entities import RunTag
+
+    client.log_batch(run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
+
+
+def log_text(client: MlflowClient, run_id: str, text: str, path: str) -> None:
+    """Keep a text (markdown, CSV, JSON, YAML) as an artifact of the run at ``path``."""
+    client.log_text(run_id, text, path)
+
+
+def log_files(client: MlflowClient, run_id: str, files: list[Path], folder: str) -> None:
+    """Copy files into the run's artifacts under ``folder``."""
+    for file in files:
+        client.log_artifact(run_id, str(file), folder)
+
+
+def run_metrics(client: MlflowClient, run_id: str) -> dict[str, float]:
+    """The latest value of each metric of a run."""
+    return dict(client.get_run(run_id).data.metrics)
+
+
+def log_figures(client: MlflowClient, run_id: str, figures: dict[str, bytes]) -> None:
+    """Log PNG images, by file name, under ``plots/`` (one upload)."""
+    with tempfile.TemporaryDirectory(prefix="churn-plots-") as folder:
+        for name, png in figures.items():
+            (Path(folder) / name).write_bytes(png)
+        client.log_artifacts(run_id, folder, "plots")
+
+
+def run_compute_seconds(client: MlflowClient, run_id: str) -> float:
+    """The ``compute_seconds`` a run logged (0 if it logged none)."""
+    return float(client.get_run(run_id).data.metrics.get("compute_seconds", 0.0))
+
+
+def find_campaign_run(client: MlflowClient, tracking: TrackingSettings, campaign_id: str) -> Any:
+    """The latest scoring run of a campaign.
+
+    Raises:
+        NotReadyError: no scoring run carries that campaign id.
+    """
+    experiment = client.get_experiment_by_name(tracking.scoring_experiment)
+    runs: list[Any] = []
+    if experiment is not None:
+        runs = client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.campaign_id = '{campaign_id}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+    if not runs:
+        known = []
+        if experiment is not None:
+            recent = client.search_runs([experiment.experiment_id], max_results=5,
+                                        order_by=["attributes.start_time DESC"])  # fmt: skip
+            known = [r.data.tags.get("campaign_id") for r in recent]
+        raise NotReadyError(
+            f"No scoring run for campaign '{campaign_id}' in experiment "
+            f"'{tracking.scoring_experiment}' of {tracking.uri}; recent campaigns: "
+            f"{', '.join(k for k in known if k) or 'none'}."
+        )
+    return runs[0]
+
+
+def load_artifact_table(client: MlflowClient, run_id: str, path: str) -> pd.DataFrame:
+    """A parquet artifact of a run, read into a frame."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = client.download_artifacts(run_id, path, tmp)
+        return pd.read_parquet(local)
+
+
+RUN_COLUMNS = {
+    "training": ["auc", "pr_auc", "brier", "n_flagged", "roi_pct", "net_benefit", "empc"],
+    "scoring": ["n_scored", "n_flagged", "psi_max", "expected_roi_pct", "realized_roi_pct",
+                "realized_roi_pct_low", "realized_roi_pct_high", "realized_full_cost_roi_pct"],
+}  # fmt: skip
+
+
+def recent_runs(
+    client: MlflowClient, tracking: TrackingSettings, *, kind: str, last: int
+) -> list[dict[str, Any]]:
+    """The last runs of a kind, newest first, with the same columns for each."""
+    name = tracking.training_experiment if kind == "training" else tracking.scoring_experiment
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        return []
+    runs = client.search_runs(
+        [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=last
+    )
+    rows = []
+    for run in runs:
+        row: dict[str, Any] = {
+            "run_id": run.info.run_id,
+            "started": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
+            "status": run.info.status,
+            "model_version": run.data.tags.get("model_version", ""),
+            "dataset_digest": run.data.tags.get("dataset_digest", ""),
+        }
+        if kind == "scoring":
+            row["campaign_id"] = run.data.tags.get("campaign_id", "")
+        else:
+            row["promotion"] = run.data.tags.get("promotion.decision", "")
+        for metric in RUN_COLUMNS[kind]:
+            row[metric] = run.data.metrics.get(metric)
+        rows.append(row)
+    return rows
