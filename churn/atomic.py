@@ -15,15 +15,66 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _make_parents(path: Path) -> list[Path]:
+    """Create the missing folders above ``path``; return them, deepest first."""
+    missing = []
+    for parent in path.parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed write created, if nothing else was put in them."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files of ``path`` left by processes that died (killed
+    mid-write); return them. A temporary's name carries its writer's pid."""
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
+    """A temporary path beside ``path`` that replaces it only if the block succeeds.
+
+    The folders it had to create are removed again if the block fails, and the
+    temporaries of writers that died are cleared first.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    created = _make_parents(path)
+    remove_stale_temporaries(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield tmp
         os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        _remove_if_empty(created)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -36,7 +87,7 @@ def atomic_folder(path: Path, *, keep_existing: bool = False) -> Iterator[Path]:
     instead (another process made the same one first) and the new one dropped.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_parents(path)
     work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
     try:
         yield work
@@ -45,5 +96,9 @@ def atomic_folder(path: Path, *, keep_existing: bool = False) -> Iterator[Path]:
         if path.exists():
             shutil.rmtree(path)
         work.rename(path)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        _remove_if_empty(created)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)

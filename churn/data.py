@@ -93,10 +93,22 @@ def table_columns(path: Path) -> list[str]:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            return list(pq.read_schema(path).names)
-        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+            names = [str(n) for n in pq.read_schema(path).names]
+        else:
+            # The header as written: pandas would rename a repeated name to "name.1".
+            header = pd.read_csv(path, nrows=1, header=None, dtype=str, keep_default_na=False)
+            names = [str(c) for c in header.iloc[0]] if len(header) else []
     except Exception as exc:
         raise _read_error(path, exc) from None
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(
+            f"{path}: column{'s' if len(repeated) > 1 else ''} "
+            + ", ".join(f"'{n}' ({names.count(n)} times)" for n in repeated)
+            + " appear more than once in the header; which copy is meant cannot be told. "
+            "Keep one of each (rename or drop the others) and run again."
+        )
+    return names
 
 
 def load_customers(

@@ -337,6 +337,12 @@ def prepare(
     return out
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds (messages show 0.5, not np.float64(0.5))."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
 def _target(
     raw: pd.Series, out: pd.DataFrame, dataset: DatasetSettings, source: str | Path, offset: int
 ) -> pd.Series:
@@ -352,14 +358,16 @@ def _target(
         rows = np.flatnonzero(unknown.to_numpy())
         examples = "; ".join(
             f"row {r + offset + 1}, customer_id {out[ID_COLUMN].iloc[r]!r}: "
-            + ("empty" if keys.iloc[r] == "" else repr(raw.iloc[r]))
+            + ("empty" if keys.iloc[r] == "" else repr(_plain(raw.iloc[r])))
             for r in rows[:_EXAMPLES]
         )
+        mean = "values that mean" if len(rows) > 1 else "value that means"
+        churned_values = ", ".join(map(value_key, target.churned))
+        stayed_values = ", ".join(map(value_key, target.stayed))
         raise InputError(
-            f"{source}: column '{raw.name}' has {len(rows)} value{'s' if len(rows) > 1 else ''} "
-            f"that mean neither churned ({', '.join(map(value_key, target.churned))}) nor stayed "
-            f"({', '.join(map(value_key, target.stayed))}) (e.g. {examples}). Declare them under "
-            "dataset.target, or fix the file."
+            f"{source}: column '{raw.name}' has {len(rows)} {mean} neither churned "
+            f"({churned_values}) nor stayed ({stayed_values}) (e.g. {examples}). Declare them "
+            "under dataset.target, or fix the file."
         )
     return pd.Series(churned.astype("int64").to_numpy(), index=raw.index)
 
@@ -426,7 +434,11 @@ def prepare_outcomes(
         raise missing_columns_error(source, missing, found)
     out = frame.rename(columns={id_column: ID_COLUMN})
     out[ID_COLUMN] = value_keys(out[ID_COLUMN]).where(out[ID_COLUMN].notna())
+    if target_column == LABEL_COLUMN:
+        # The canonical column holds 0 or 1 exactly: 0.5 or "yes" is an error, not a 0.
+        canonical = dataset.target.model_copy(update={"churned": [1], "stayed": [0]})
+        dataset = dataset.model_copy(update={"target": canonical})
+    out[LABEL_COLUMN] = _target(frame[target_column], out, dataset, source, 0)
     if target_column != LABEL_COLUMN:
-        out[LABEL_COLUMN] = _target(frame[target_column], out, dataset, source, 0)
         out = out.drop(columns=[target_column])
     return out

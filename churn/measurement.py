@@ -24,9 +24,6 @@ from churn.evaluate import evaluate_predictions
 from churn.holdout import CONTROL, TREATMENT
 from churn.settings import Settings
 
-# Decay is judged on at least this many customers with outcomes, of both classes.
-MIN_DECAY_CUSTOMERS = 50
-
 
 @dataclass(frozen=True)
 class CampaignFacts:
@@ -48,6 +45,8 @@ class Decay:
     metrics: dict[str, float] = field(default_factory=dict)
     warnings: dict[str, str] = field(default_factory=dict)
     decayed: bool = False
+    # Why decay was not judged (too few customers), or None.
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,15 +100,20 @@ def model_decay(
     *,
     threshold: float,
     auc_floor: float,
+    min_customers: int,
 ) -> Decay:
     """The champion's AUC on every scored customer with an outcome who was not contacted
-    (contacting changes the outcome it predicted); nothing below 50 such customers."""
+    (contacting changes the outcome it predicted); not judged below ``min_customers``
+    such customers, or without both outcomes among them."""
     if scores is None:
-        return Decay()
+        return Decay(note="the campaign's scores are not kept here, so decay is not judged")
     untreated = scores.merge(outcomes, on="customer_id")
     untreated = untreated.loc[~untreated["customer_id"].astype(str).isin(treated_ids)]
-    if untreated["churned"].nunique() < 2 or len(untreated) < MIN_DECAY_CUSTOMERS:
-        return Decay()
+    if len(untreated) < min_customers or untreated["churned"].nunique() < 2:
+        return Decay(
+            note=f"too few customers to judge decay: {len(untreated):,} not contacted with an "
+            f"outcome (of both kinds), fewer than drift.min_customers = {min_customers:,}"
+        )
     auc = evaluate_predictions(
         untreated["churned"].to_numpy(), untreated["churn_probability"].to_numpy(),
         threshold=threshold,
@@ -122,6 +126,27 @@ def model_decay(
         )
     metrics = {"realized_auc": auc, "realized_auc_customers": float(len(untreated))}
     return Decay(metrics=metrics, warnings=warnings, decayed=auc < auc_floor)
+
+
+def drift_to_act_on(
+    drift: dict[str, float], *, n_scored: int, psi_threshold: float, min_customers: int
+) -> tuple[list[str], str | None]:
+    """The features whose PSI is above the threshold, and why none is acted on (too few
+    customers scored to judge), or None.
+
+    Examples:
+        >>> drift_to_act_on({"a": 0.5, "b": 0.01}, n_scored=5000, psi_threshold=0.2,
+        ...                 min_customers=500)
+        (['a'], None)
+        >>> drift_to_act_on({"a": 0.5}, n_scored=60, psi_threshold=0.2, min_customers=500)[0]
+        []
+    """
+    if n_scored < min_customers:
+        return [], (
+            f"too few customers to judge drift: {n_scored:,} scored, fewer than "
+            f"drift.min_customers = {min_customers:,}"
+        )
+    return [name for name, value in drift.items() if value > psi_threshold], None
 
 
 def measure_campaign(

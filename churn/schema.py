@@ -63,6 +63,8 @@ def _customer_schema(declaration: str, labelled: bool) -> DataFrameSchema:
             continue
         if number.integer:
             checks.append(pa.Check(lambda s: s.isna() | (s == s.round()), name="whole number"))
+        # inf, -inf, "Infinity", a number too long for a float: no customer has that.
+        checks.append(pa.Check(lambda s: ~np.isinf(s), name="finite number", ignore_na=True))
         columns[name] = pa.Column(float, checks, nullable=nullable, coerce=True)
     for name, category in dataset.categorical.items():
         checks = [] if category.levels is None else [pa.Check.isin(category.levels)]
@@ -106,6 +108,12 @@ def outcome_schema() -> DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False, name="outcomes table")
 
 
+def _short(text: str, limit: int = 60) -> str:
+    """A value as shown in a message: long ones cut, so that one bad cell of a million
+    characters makes a line, not a megabyte."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text):,} characters)"
+
+
 def _describe_failures(
     source: str,
     frame: pd.DataFrame,
@@ -132,7 +140,7 @@ def _describe_failures(
             ].iloc[0]
             if isinstance(value, np.generic):
                 value = value.item()
-            shown = "empty" if pd.isna(value) else repr(value)
+            shown = "empty" if pd.isna(value) else _short(repr(value))
             who = f", customer_id {cid!r}" if column != ID_COLUMN and pd.notna(cid) else ""
             examples.append(f"row {row}{who}: {shown}")
         what = check.replace("coerce_dtype", "expected type").replace("not_nullable", "empty value")

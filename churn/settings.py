@@ -86,6 +86,11 @@ class DriftSettings(_Section):
     # Decay: the champion's AUC on realized outcomes of customers not contacted.
     auc_floor: float = Field(0.75, gt=0, lt=1)
     retrain_on_decay: bool = True
+    # Below this many customers (scored, for drift; with outcomes and not contacted, for
+    # decay) neither is judged: a 60-row file or 78 outcomes must not replace a champion.
+    min_customers: int = Field(
+        500, ge=1, description="fewest customers that drift or decay is judged on"
+    )
 
 
 class ModelSettings(_Section):

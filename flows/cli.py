@@ -242,6 +242,7 @@ def runs(
     settings = _settings(config)
     from flows import runs
 
+    runs.check_store(settings.tracking)
     client = runs.client_for(settings.tracking)
     rows = runs.recent_runs(client, settings.tracking, kind=kind, last=last)
     if as_json:

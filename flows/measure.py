@@ -113,7 +113,10 @@ def measure(
     decay = model_decay(
         campaign.scores, outcomes, treated_ids,
         threshold=settings.campaign.threshold, auc_floor=settings.drift.auc_floor,
+        min_customers=settings.drift.min_customers,
     )  # fmt: skip
+    if decay.note:
+        print(f"Campaign {campaign.record.campaign_id}: {decay.note}.")
     return measure_campaign(rows, campaign.facts(extra_seconds), settings, decay=decay)
 
 

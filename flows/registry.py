@@ -33,9 +33,12 @@ from churn.model_io import (
     sha256_of,
 )
 from churn.settings import TrackingSettings
+from churn.urls import masked
 from flows.runs import log_metrics, open_run, set_tags
 
 CHAMPION = "champion"
+# What the registry says of a model or alias that is not there (anything else is a failure).
+NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 CHALLENGER = "challenger"
 
 
@@ -327,10 +330,18 @@ def load_champion(client: MlflowClient, *, name: str, compiled: bool = False) ->
     """
     try:
         version = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
+    except MlflowException as exc:
+        store = masked(str(client.tracking_uri))
+        if exc.error_code not in NOT_FOUND:
+            # The store failed, which says nothing of whether a champion exists.
+            raise NotReadyError(
+                f"The MLflow tracking store {store} did not answer whether registered model "
+                f"'{name}' has a '{CHAMPION}' ({exc.error_code}: "
+                f"{str(exc).strip().splitlines()[0][:300]}); nothing was scored."
+            ) from None
         raise NotReadyError(
             f"No '{CHAMPION}' version of registered model '{name}' in the MLflow store "
-            f"{mlflow.get_tracking_uri()}; train one first (churn retrain, or churn run)."
+            f"{store}; train one first (churn retrain, or churn run)."
         ) from None
     key = (str(client.tracking_uri), name, str(version.version), str(version.run_id))
     if key not in _LOADED:

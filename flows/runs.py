@@ -24,6 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from churn.errors import NotReadyError
 from churn.settings import TrackingSettings
+from churn.urls import masked
 
 
 def client_for(tracking: TrackingSettings) -> MlflowClient:
@@ -42,23 +43,48 @@ def client_for(tracking: TrackingSettings) -> MlflowClient:
     return MlflowClient(tracking_uri=tracking.uri, registry_uri=tracking.uri)
 
 
-def check_store(tracking: TrackingSettings) -> None:
-    """Open the tracking store and read from it.
+def _answers(uri: str, timeout: float) -> str | None:
+    """None if the server at ``uri`` answers its health check, else why not."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+            return None
+    except urllib.error.HTTPError:
+        return None  # it answered (an older server, or one behind a proxy): the calls will tell
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"{type(reason).__name__}: {reason}"
+
+
+def check_store(tracking: TrackingSettings, *, timeout: float = 5.0) -> None:
+    """Open the tracking store and read from it; an HTTP server is first asked once,
+    with a short timeout, whether it answers at all.
 
     Raises:
-        NotReadyError: it cannot be reached (MLflow has already retried an HTTP
-            server with its own backoff).
+        NotReadyError: it cannot be reached.
     """
+    uri = tracking.uri
+    hint = (
+        "Start the server (make mlflow-server) or set tracking.uri / MLFLOW_TRACKING_URI "
+        "to a store that answers."
+    )
+    if uri.startswith(("http://", "https://")):
+        why = _answers(uri, timeout)
+        if why is not None:
+            raise NotReadyError(
+                f"The MLflow tracking server at {masked(uri)} does not answer ({why[:300]}); "
+                f"nothing was trained or scored. {hint}"
+            )
     client = client_for(tracking)
     try:
         client.search_experiments(max_results=1)
     except Exception as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise NotReadyError(
-            f"The MLflow tracking store {client.tracking_uri} cannot be reached "
-            f"({type(exc).__name__}: {first_line[:300]}); nothing was trained or scored. "
-            "Start the server (make mlflow-server) or set tracking.uri / MLFLOW_TRACKING_URI "
-            "to a store that answers."
+            f"The MLflow tracking store {masked(uri)} cannot be reached "
+            f"({type(exc).__name__}: {first_line[:300]}); nothing was trained or scored. {hint}"
         ) from exc
 
 

@@ -24,6 +24,7 @@ from churn.errors import ConfigError
 from churn.holdout import TREATMENT
 from churn.layout import CampaignFolder
 from churn.ledger import Ledger, NewCampaign, RecordedCampaign, check_campaign_id, safe_url
+from churn.measurement import drift_to_act_on
 from churn.predict import (
     CampaignFiles,
     ChunkResult,
@@ -36,7 +37,7 @@ from churn.predict import (
 from churn.settings import CampaignSettings, Settings
 from flows import registry, runs
 from flows.retrain import trigger_retrain
-from flows.tasks import compute_task, read_task, write_task
+from flows.tasks import check_tracking, compute_task, read_task, write_task
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -328,11 +329,6 @@ def log_scoring(
     return {"mlflow_run_id": run_id, **metrics}
 
 
-def drifted_features(result: ScoringResult, settings: Settings) -> list[str]:
-    """Features whose PSI is above the configured threshold."""
-    return [n for n, v in result.drift.items() if v > settings.drift.psi_threshold]
-
-
 @flow(name="churn-score", log_prints=True)
 def score_flow(
     settings: Settings, campaign_id: str | None = None, scored_at: datetime | None = None
@@ -351,6 +347,7 @@ def score_flow(
     campaign_id = check_campaign_id(campaign_id or f"campaign-{scored_at:%Y-%m-%d}")
     suppressed = load_suppressed(settings)
     open_ledger(settings)
+    check_tracking(settings)
     champion = load_champion(settings)
     if settings.campaign.runner == "dask":
         result = score_on_dask(champion, settings, campaign_id)
@@ -360,7 +357,12 @@ def score_flow(
     files = write_campaign(settings, recorded, suppressed)
     expected = compute_expected_roi(recorded, settings)
     logged = log_scoring(settings, champion, result, recorded, files, expected, started)
-    drifted = drifted_features(result, settings)
+    drifted, not_judged = drift_to_act_on(
+        result.drift, n_scored=result.n_scored, psi_threshold=settings.drift.psi_threshold,
+        min_customers=settings.drift.min_customers,
+    )  # fmt: skip
+    if not_judged:
+        print(f"Campaign {campaign_id}: {not_judged}; no retrain.")
     retrain = None
     if drifted and settings.drift.retrain_on_drift:
         reason = f"PSI above {settings.drift.psi_threshold:g} for " + ", ".join(

@@ -16,6 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from churn.errors import ChurnError
+from churn.settings import Settings
 
 
 def retry_unless_user_error(task: Any, task_run: Any, state: Any) -> bool:
@@ -37,3 +38,12 @@ read_task = task(
     retry_delay_seconds=2,
     retry_condition_fn=retry_unless_user_error,
 )
+
+
+@read_task
+def check_tracking(settings: Settings) -> None:
+    """Open the tracking store: one that cannot be reached fails the run before any work
+    (an HTTP server is asked once, with a short timeout)."""
+    from flows import runs
+
+    runs.check_store(settings.tracking)

@@ -35,7 +35,7 @@ from churn.settings import Settings
 from churn.train import Split, Trees, calibrate, cross_validate, fit_trees, split_customers
 from flows import registry, runs, sidecar
 from flows.data import provide_data
-from flows.tasks import compute_task, read_task, write_task
+from flows.tasks import check_tracking, compute_task, read_task, write_task
 
 
 @read_task
@@ -50,12 +50,6 @@ def load_training_data(settings: Settings) -> pd.DataFrame:
             path, ", ".join(ignored), settings.dataset.name,
         )  # fmt: skip
     return customers
-
-
-@read_task
-def check_tracking(settings: Settings) -> None:
-    """Open the tracking store: one that cannot be reached fails the run before training."""
-    runs.check_store(settings.tracking)
 
 
 @compute_task

@@ -10,6 +10,7 @@ import roi
 from churn.measurement import (
     CampaignFacts,
     Decay,
+    drift_to_act_on,
     measure_campaign,
     model_decay,
     not_measurable_reason,
@@ -123,16 +124,29 @@ def test_decay_is_judged_on_enough_customers_not_contacted() -> None:
     outcomes = pd.DataFrame({"customer_id": scores["customer_id"],
                              "churned": rng.integers(0, 2, n)})  # fmt: skip
     treated = scores["customer_id"][:100]
-    decay = model_decay(scores, outcomes, treated, threshold=0.7, auc_floor=0.75)
+    rules = {"threshold": 0.7, "auc_floor": 0.75, "min_customers": 300}
+    decay = model_decay(scores, outcomes, treated, **rules)
     assert decay.decayed and decay.metrics["realized_auc_customers"] == 300
-    assert "300 realized outcomes" in decay.warnings["decay"]
+    assert "300 realized outcomes" in decay.warnings["decay"] and decay.note is None
     # Outcomes that follow the scores: no decay.
     good = outcomes.assign(churned=(scores["churn_probability"] > 0.5).astype(int))
-    assert not model_decay(scores, good, treated, threshold=0.7, auc_floor=0.75).decayed
-    # Too few customers, or no scores kept: nothing is judged.
-    few = model_decay(scores.head(149), outcomes, treated, threshold=0.7, auc_floor=0.75)
-    assert few == Decay() and model_decay(None, outcomes, treated, threshold=0.7,
-                                          auc_floor=0.75) == Decay()  # fmt: skip
+    assert not model_decay(scores, good, treated, **rules).decayed
+    # Too few customers (299 not contacted), or no scores kept: nothing is judged, and why.
+    few = model_decay(scores.head(399), outcomes, treated, **rules)
+    assert not few.decayed and few.metrics == {} and few.warnings == {}
+    assert few.note is not None and "299 not contacted" in few.note
+    assert "min_customers = 300" in few.note
+    unkept = model_decay(None, outcomes, treated, **rules)
+    assert not unkept.decayed and unkept.note is not None and "not kept" in unkept.note
+
+
+def test_drift_is_acted_on_only_with_enough_customers() -> None:
+    drift = {"usage_frequency": 0.35, "plan": 0.01}
+    rules = {"psi_threshold": 0.2, "min_customers": 500}
+    assert drift_to_act_on(drift, n_scored=500, **rules) == (["usage_frequency"], None)
+    # A 60-row file: its PSI says nothing, and it must not replace the champion.
+    drifted, why = drift_to_act_on(drift, n_scored=60, **rules)
+    assert drifted == [] and why is not None and "60 scored" in why
 
 
 def test_pooling_needs_a_campaign_with_all_its_outcomes() -> None:

@@ -55,9 +55,11 @@ def test_missing_outcomes_are_named(world: tuple[pd.DataFrame, pd.DataFrame]) ->
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        ("customer_id,churned\nC1,1\nC2,yes\n", "'churned' fails expected type"),
+        ("customer_id,churned\nC1,1\nC2,yes\n", "row 2, customer_id 'C2': 'yes'"),
         ("customer_id,churned\nC1,1\nC1,0\n", "duplicate value"),
-        ("customer_id,churned\nC1,2\n", "'churned' fails isin"),
+        ("customer_id,churned\nC1,2\n", "neither churned (1) nor stayed (0)"),
+        # Half a churn is not a 0 (it used to be read as one, and changed the net benefit).
+        ("customer_id,churned\nC1,1\nC2,0.5\nC3,1.0\n", "row 2, customer_id 'C2': 0.5"),
         ("customer,churned\nC1,1\n", "'customer_id' (is 'customer' a misspelling"),
         ("customer_id,churned\n", "has no rows"),
     ],
