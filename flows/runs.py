@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,38 @@ def check_store(tracking: TrackingSettings, *, timeout: float = 5.0) -> None:
             f"The MLflow tracking store {masked(uri)} cannot be reached "
             f"({type(exc).__name__}: {first_line[:300]}); nothing was trained or scored. {hint}"
         ) from exc
+    fail_abandoned_runs(client)
+
+
+def fail_abandoned_runs(client: MlflowClient) -> list[str]:
+    """Mark FAILED the runs still RUNNING whose process, on this machine, is gone (killed
+    while the run was open), with a tag saying so; return their ids. Runs held by
+    processes of other machines are left alone: they cannot be checked from here."""
+    from churn.atomic import is_running
+
+    host = socket.gethostname()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return []
+    quoted = host.replace("'", "\\'")
+    held_here = client.search_runs(
+        experiments,
+        filter_string=f"attributes.status = 'RUNNING' and tags.`process.host` = '{quoted}'",
+        max_results=1000,
+    )
+    failed = []
+    for run in held_here:
+        pid = run.data.tags.get("process.pid", "")
+        if not pid.isdigit() or is_running(int(pid)):
+            continue
+        run_id = run.info.run_id
+        set_tags(client, run_id, {"failed.reason": (
+            f"process {pid} on {host} ended while the run was open (killed?); marked FAILED "
+            f"on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by a later command"
+        )})  # fmt: skip
+        client.set_terminated(run_id, status="FAILED")
+        failed.append(run_id)
+    return failed
 
 
 def experiment_id(client: MlflowClient, name: str, artifact_dir: Path) -> str:
@@ -137,7 +171,9 @@ def open_run(
     raises (an interrupt too). Yields the run id, tagged with its type and the Prefect
     flow run that made it."""
     exp_id = experiment_id(client, experiment, tracking.artifact_dir)
-    all_tags = {"run_type": run_type, **prefect_tags(), **(tags or {})}
+    # Who holds the run open: a later command marks it FAILED if that process is gone.
+    holder = {"process.host": socket.gethostname(), "process.pid": str(os.getpid())}
+    all_tags = {"run_type": run_type, **prefect_tags(), **holder, **(tags or {})}
     run_id = str(client.create_run(exp_id, run_name=run_name, tags=all_tags).info.run_id)
     try:
         yield run_id
