@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from datetime import date
@@ -356,6 +357,8 @@ def serve(config: ConfigOption = None) -> None:
     _flows_ready()
     from flows.serve import serve_deployments
 
+    # A server stops on Ctrl-C the way Prefect's does: letting its runs finish or fail.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     serve_deployments(settings)
 
 
@@ -378,10 +381,44 @@ def ui(
     raise typer.Exit(subprocess.call(command, env=os.environ.copy()))
 
 
+INTERRUPTED = (
+    "interrupted: stopped at once. Nothing half-written is kept (files are replaced whole, "
+    "the ledger's transaction is rolled back); an MLflow run left open is marked FAILED by "
+    "the next command.\n"
+)
+
+
+class Interrupted(BaseException):
+    """Ctrl-C, raised where the command was (not KeyboardInterrupt, which click turns
+    into "Aborted!" and exit 1)."""
+
+
+def _stop_at_once(signum: int, frame: object) -> None:
+    # With Prefect's temporary backend, unwinding would ask its server, which the same
+    # Ctrl-C has stopped, to record the crash: minutes of retries. Every write is atomic
+    # or transactional, and the next command marks the open run FAILED, so nothing is
+    # lost by leaving now. A real Prefect server is told (Prefect records the flow run as
+    # crashed while unwinding); a second Ctrl-C leaves at once there too.
+    if os.environ.get("PREFECT_API_URL") and signal.getsignal(signal.SIGINT) is _stop_at_once:
+        signal.signal(signal.SIGINT, _stop_now)
+        raise Interrupted
+    _stop_now(signum, frame)
+
+
+def _stop_now(signum: int, frame: object) -> None:
+    os.write(2, INTERRUPTED.encode())
+    os._exit(128 + signum)
+
+
 def main() -> None:
-    """Entry point: user errors print one paragraph and exit non-zero, without a traceback."""
+    """Entry point: user errors print one paragraph and exit non-zero, without a traceback;
+    Ctrl-C stops at once with one line (exit 130)."""
+    signal.signal(signal.SIGINT, _stop_at_once)
     try:
         app()
+    except Interrupted:
+        sys.stderr.write(INTERRUPTED)
+        sys.exit(130)
     except ChurnError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -122,10 +122,18 @@ def fail_abandoned_runs(client: MlflowClient) -> list[str]:
     return failed
 
 
+# MLflow 3's UI opens an experiment without this tag on its GenAI traces page.
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def experiment_id(client: MlflowClient, name: str, artifact_dir: Path) -> str:
-    """The experiment's id, creating it with its own artifact folder if new."""
+    """The experiment's id, creating it with its own artifact folder if new (tagged as
+    model development, so that the MLflow UI opens it on its runs)."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        for key, value in EXPERIMENT_TAGS.items():
+            if key not in experiment.tags:  # made by an earlier version
+                client.set_experiment_tag(experiment.experiment_id, key, value)
         return str(experiment.experiment_id)
     location = None
     if not client.tracking_uri.startswith(("http://", "https://", "databricks")):
@@ -134,7 +142,7 @@ def experiment_id(client: MlflowClient, name: str, artifact_dir: Path) -> str:
         folder.mkdir(parents=True, exist_ok=True)
         location = folder.resolve().as_uri()
     try:
-        return str(client.create_experiment(name, artifact_location=location))
+        return str(client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_TAGS))
     except MlflowException:
         # Another process created it between our look-up and create.
         found = client.get_experiment_by_name(name)

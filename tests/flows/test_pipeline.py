@@ -35,6 +35,10 @@ def test_pipeline_end_to_end(prefect_backend: str, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     result = pipeline_flow(settings, campaign_id="e2e-1")
     client = _client(settings)
+    # The MLflow UI opens both experiments on their runs, not on its GenAI traces page.
+    for name in (settings.tracking.training_experiment, settings.tracking.scoring_experiment):
+        kind = client.get_experiment_by_name(name).tags.get("mlflow.experimentKind")
+        assert kind == "custom_model_development", name
 
     # One training run holds both model quality and money.
     (train_run,) = _runs(client, settings.tracking.training_experiment)

@@ -1,0 +1,80 @@
+"""Ctrl-C in a terminal: the command stops at once, says so in one line, and the run it
+left open is marked FAILED by the next command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.flows.test_cli import CHURN, churn
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("backend", ["temporary", "server"])
+def test_ctrl_c_stops_training_at_once_and_the_open_run_is_failed(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "data": {"training_path": str(tmp_path / "customers.parquet"),
+                 "scoring_path": str(tmp_path / "current.parquet"),
+                 "truth_path": str(tmp_path / "truth.parquet"), "customers": 20000},
+        "model": {"cv_folds": 0},
+        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+                     "artifact_dir": str(tmp_path / "art")},
+        "ledger": {"url": f"sqlite:///{tmp_path / 'ledger.db'}"},
+    }))  # fmt: skip
+    # As a terminal runs it: its own process group, Prefect's temporary backend in it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_"))}
+    if backend == "server":  # Prefect is told the flow run crashed; the run ends FAILED
+        env["PREFECT_API_URL"] = request.getfixturevalue("prefect_backend")
+    command = subprocess.Popen(
+        [CHURN, "retrain", "--config", str(config)], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    opened = threading.Event()
+
+    def read() -> None:
+        assert command.stdout is not None
+        for line in command.stdout:
+            lines.append(line)
+            if "split_data" in line:  # the training run is open by then
+                opened.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert opened.wait(240), "".join(lines)[-3000:]
+    os.killpg(command.pid, signal.SIGINT)  # what Ctrl-C sends
+    pressed = time.monotonic()
+    returncode = command.wait(timeout=60)
+    assert time.monotonic() - pressed < 5
+    reader.join(10)
+    output = "".join(lines)
+    assert returncode == 130, output[-3000:]
+    assert output.count("interrupted: stopped at once") == 1
+    assert "Traceback" not in output
+    # The temporary Prefect server went with it.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(command.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("processes of the interrupted command are still running")
+
+    listed = churn("runs", "--config", str(config), "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    (run,) = json.loads(listed.stdout)
+    assert run["status"] == "FAILED"
