@@ -36,6 +36,7 @@ from churn.plots import to_png, uplift_figure
 from churn.settings import Settings
 from flows import runs
 from flows.retrain import trigger_retrain
+from flows.runtime import artifact_key
 from flows.score import campaign_folder
 from flows.tasks import compute_task, read_task, write_task
 
@@ -244,7 +245,7 @@ def realized_roi_flow(settings: Settings, campaign_id: str, outcomes_path: Path)
         )
     create_markdown_artifact(
         _report(campaign_id, measured, campaign.expected_roi_pct, across),
-        key="churn-realized-roi",
+        key=artifact_key(settings, "realized-roi"),
         description=f"Realized ROI of {campaign_id}",
     )
     return {

@@ -167,13 +167,16 @@ def promote(
     previous = None if current is None else str(current.version)
     if previous == str(version):
         raise NotReadyError(f"Version {version} of '{name}' is already the champion.")
-    client.set_registered_model_alias(name, CHAMPION, version)
+    # In this order, a crash at any point leaves the old champion or the new one, each
+    # with its record, and never one version holding both aliases: the record first,
+    # then the challenger alias off, then the switch itself (one call).
     if previous is not None:
         client.set_model_version_tag(name, version, "promoted_from", previous)
     client.set_model_version_tag(name, version, "promotion_reason", reason)
     aliases = client.get_registered_model(name).aliases
     if str(aliases.get(CHALLENGER)) == str(version):
         client.delete_registered_model_alias(name, CHALLENGER)
+    client.set_registered_model_alias(name, CHAMPION, version)
     _log_registry_action(
         client, tracking, action="promote",
         tags={"model_name": name, "from_version": previous or "none",

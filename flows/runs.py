@@ -182,7 +182,12 @@ def open_run(
     # Who holds the run open: a later command marks it FAILED if that process is gone.
     holder = {"process.host": socket.gethostname(), "process.pid": str(os.getpid())}
     all_tags = {"run_type": run_type, **prefect_tags(), **holder, **(tags or {})}
-    run_id = str(client.create_run(exp_id, run_name=run_name, tags=all_tags).info.run_id)
+    # Named after what it is and the Prefect flow run that made it ("training ·
+    # rousing-newt", "campaign-2026-12-01 · brave-fox"), not MLflow's random words.
+    name = run_name or run_type
+    if "prefect.flow_run_name" in all_tags:
+        name = f"{name} · {all_tags['prefect.flow_run_name']}"
+    run_id = str(client.create_run(exp_id, run_name=name, tags=all_tags).info.run_id)
     try:
         yield run_id
     except BaseException:

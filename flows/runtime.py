@@ -6,6 +6,7 @@ import logging
 import os
 
 from churn.errors import ChurnError
+from churn.settings import Settings
 
 # Prefect's temporary local server takes 10-25 s to start on a 2-core machine and
 # times out at its default 20 s about one first run in three; with no internet its
@@ -56,3 +57,18 @@ def prefect_api_url() -> str | None:
 
     url = get_current_settings().api.url
     return str(url) if url else None
+
+
+def artifact_key(settings: Settings, kind: str) -> str:
+    """A Prefect artifact key of this model's (Prefect keys: lowercase letters, digits,
+    dashes), so that two configs' summaries do not overwrite each other.
+
+    Examples:
+        >>> from churn.settings import ModelSettings
+        >>> artifact_key(Settings(model=ModelSettings(registered_name="Telco_Churn")), "x")
+        'telco-churn-x'
+    """
+    import re
+
+    name = re.sub(r"[^a-z0-9-]+", "-", settings.model.registered_name.lower()).strip("-")
+    return f"{name or 'churn'}-{kind}"

@@ -37,6 +37,7 @@ from churn.predict import (
 from churn.settings import CampaignSettings, Settings
 from flows import registry, runs
 from flows.retrain import trigger_retrain
+from flows.runtime import artifact_key
 from flows.tasks import check_tracking, compute_task, read_task, write_task
 
 
@@ -401,7 +402,7 @@ def score_flow(
         f"{campaign.n_control:,} held out as the control group; skipped: {skipped}.\n\n"
         f"Expected net benefit ${expected.net_benefit:,.0f}, expected ROI {roi_text} "
         f"(campaign cost only).\n\nCampaign list: `{files.campaign_path}`.",
-        key="churn-campaign-summary",
+        key=artifact_key(settings, "campaign-summary"),
         description="Scoring run",
     )
     return summary

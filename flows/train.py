@@ -35,6 +35,7 @@ from churn.settings import Settings
 from churn.train import Split, Trees, calibrate, cross_validate, fit_trees, split_customers
 from flows import registry, runs, sidecar
 from flows.data import provide_data
+from flows.runtime import artifact_key
 from flows.tasks import check_tracking, compute_task, read_task, write_task
 
 
@@ -385,6 +386,8 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         "roi": tested.metrics | {"roi_pct": tested.campaign.roi_pct},
     }
     create_markdown_artifact(
-        _summary_markdown(result), key="churn-training-summary", description="Training run"
+        _summary_markdown(result),
+        key=artifact_key(settings, "training-summary"),
+        description="Training run",
     )
     return result

@@ -42,6 +42,11 @@ def test_pipeline_end_to_end(prefect_backend: str, tmp_path: Path) -> None:
 
     # One training run holds both model quality and money.
     (train_run,) = _runs(client, settings.tracking.training_experiment)
+    # Runs are named after what they are and the Prefect flow run that made them.
+    flow_run_name = train_run.data.tags["prefect.flow_run_name"]
+    assert train_run.info.run_name == f"training · {flow_run_name}"
+    (scoring_run,) = _runs(client, settings.tracking.scoring_experiment)
+    assert scoring_run.info.run_name.startswith("e2e-1 · ")
     metrics = train_run.data.metrics
     for name in (
         "auc",
