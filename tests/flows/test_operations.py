@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date
 from pathlib import Path
 
@@ -88,12 +87,10 @@ def test_months_of_drift_retrain_promotion_and_rollback(
     run = client.get_run(worse["mlflow_run_id"]).data
     assert run.tags["promotion.decision"] == "kept"
     assert run.tags["promotion.reason"].startswith("kept the champion: challenger")
-    # A calibrated model of noise predicts about the churn rate for everyone, so it flags
-    # few or nobody above 0.7: its backtest ROI is lower, or not measurable at all.
-    if "roi_pct" in run.metrics:
-        assert run.metrics["roi_pct"] < run.metrics["champion_roi_pct"]
-    else:
-        assert run.tags["roi_pct"].startswith("not measurable")
+    # A calibrated model of noise predicts about the churn rate for everyone: on this
+    # seeded world it flags nobody above 0.7, so its backtest ROI is not measurable.
+    assert "roi_pct" not in run.metrics
+    assert run.tags["roi_pct"].startswith("not measurable")
     quiet = month(base, tmp_path, as_of=date(2026, 12, 31), customers=4000, retrain=False)
     assert score_flow(quiet, campaign_id="2026-12b")["model_version"] == "2"
 
@@ -111,8 +108,8 @@ def test_months_of_drift_retrain_promotion_and_rollback(
     assert scored["model_version"] == "3"
     outcomes = simulate_outcomes_task.fn(quiet, "2026-12d")
     assert len(pd.read_parquet(outcomes)) == scored["n_scored"]  # everyone's outcome
-    # So few are flagged that the control group may be empty; decay is measured anyway.
-    with contextlib.suppress(NotMeasurableError):
+    # It flags nobody, so realized ROI is not measurable; decay is measured anyway.
+    with pytest.raises(NotMeasurableError, match="none of its 0 flagged customers"):
         realized_roi_flow(quiet, "2026-12d", outcomes)
     measured = client.get_run(scored["mlflow_run_id"]).data
     assert measured.metrics["realized_auc"] < 0.6
