@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -34,15 +35,37 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+# A compressed CSV as exports arrive: pandas reads and writes these by name.
+_CSV_COMPRESSION: dict[str, Literal["gzip", "bz2", "zip", "xz"]] = {
+    ".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz",
+}  # fmt: skip
+
+
 def table_format(path: Path) -> str:
-    """``parquet`` or ``csv``, from the file's extension."""
+    """``parquet`` or ``csv``, from the file's extension (``.csv.gz`` and the other
+    compressed CSVs of ``_CSV_COMPRESSION`` are CSV).
+
+    Examples:
+        >>> table_format(Path("export.CSV.gz")), table_format(Path("t.parquet"))
+        ('csv', 'parquet')
+    """
+    suffixes = [s.lower() for s in Path(path).suffixes[-2:]]
+    if len(suffixes) == 2 and suffixes[0] == ".csv" and suffixes[1] in _CSV_COMPRESSION:
+        return "csv"
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
+        compressed = ", ".join(f".csv{c}" for c in _CSV_COMPRESSION)
         raise InputError(
-            f"{path}: unsupported file type '{path.suffix}'; expected one of "
-            f"{', '.join(sorted(_FORMATS))}."
+            f"{path}: unsupported file type '{''.join(Path(path).suffixes[-2:]) or 'none'}'; "
+            f"expected one of {', '.join(sorted(_FORMATS))}, or a compressed CSV "
+            f"({compressed})."
         )
     return fmt
+
+
+def csv_compression(path: Path) -> Literal["gzip", "bz2", "zip", "xz"] | None:
+    """How a CSV file is compressed, by its name (None: plain text)."""
+    return _CSV_COMPRESSION.get(Path(path).suffix.lower())
 
 
 def _check_exists(path: Path) -> None:
@@ -277,7 +300,8 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
         if fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         else:
-            frame.to_csv(tmp, index=False)
+            # The temporary's name says nothing of compression: the final name does.
+            frame.to_csv(tmp, index=False, compression=csv_compression(path))
     return path
 
 

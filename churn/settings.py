@@ -277,9 +277,30 @@ class Settings(_Section):
         if unknown:
             raise ValueError(
                 f"model.monotone_constraints names {unknown}, which are not features of "
-                f"dataset '{self.dataset.name}' ({', '.join(self.dataset.features)})"
+                f"dataset '{self.dataset.name}' ({', '.join(self.dataset.features)}). Name "
+                "only its features; if they came with `extends`, clear them with "
+                "`model: {monotone_constraints: {}}`"
             )
         return self
+
+
+# The project's own configs, for a config elsewhere that extends one of them by name.
+PROJECT_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def _find_parent(path: Path, parent: str) -> Path:
+    """The file ``extends: parent`` names: beside the config, else in ./configs, else in
+    the project's configs/."""
+    tried = [path.parent / parent, Path.cwd() / "configs" / parent, PROJECT_CONFIGS / parent]
+    unique = list(dict.fromkeys(p.resolve() for p in tried))
+    for candidate in unique:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"Config file {path} extends '{parent}', which is not a file in any of: "
+        + ", ".join(str(p) for p in unique)
+        + ". Give its path relative to the config, or absolute."
+    )
 
 
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -296,7 +317,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
-    base = _read_yaml(path.parent / str(parent), (*seen, path.resolve()))
+    base = _read_yaml(_find_parent(path, str(parent)), (*seen, path.resolve()))
     for section, values in raw.items():
         # A dataset is declared whole: merging two declarations would mix their columns.
         if (

@@ -7,11 +7,13 @@ that use them, so ``churn --help`` answers at once.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -388,6 +390,11 @@ INTERRUPTED = (
 )
 
 
+# Set by Ctrl-C: whatever the unwinding then raises (Prefect can fail recording a task
+# run it had not finished creating) is the interruption, not a bug to show.
+_interrupted = threading.Event()
+
+
 class Interrupted(BaseException):
     """Ctrl-C, raised where the command was (not KeyboardInterrupt, which click turns
     into "Aborted!" and exit 1)."""
@@ -401,6 +408,14 @@ def _stop_at_once(signum: int, frame: object) -> None:
     # crashed while unwinding); a second Ctrl-C leaves at once there too.
     if os.environ.get("PREFECT_API_URL") and signal.getsignal(signal.SIGINT) is _stop_at_once:
         signal.signal(signal.SIGINT, _stop_now)
+        _interrupted.set()
+        # Prefect reports the crash to its server; its log lines (with tracebacks) would
+        # bury the one line that says what happened.
+        logging.disable(logging.CRITICAL)
+        # Unwinding waits on the server and on whatever the flow was doing: give it 3 s.
+        watchdog = threading.Timer(3.0, _stop_now, args=(signum, None))
+        watchdog.daemon = True  # a command that ends first is not kept waiting
+        watchdog.start()
         raise Interrupted
     _stop_now(signum, frame)
 
@@ -419,7 +434,12 @@ def main() -> None:
     except Interrupted:
         sys.stderr.write(INTERRUPTED)
         sys.exit(130)
-    except ChurnError as exc:
+    except Exception as exc:
+        if _interrupted.is_set():
+            sys.stderr.write(INTERRUPTED)
+            sys.exit(130)
+        if not isinstance(exc, ChurnError):
+            raise
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
 

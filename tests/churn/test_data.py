@@ -172,3 +172,23 @@ def test_a_column_present_twice_is_refused(tmp_path: Path, good: pd.DataFrame, s
         load_customers(path, labelled=True)
     with pytest.raises(InputError, match="usage_frequency"):
         check_customer_ids(path, labelled=True)
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".csv.gz", b"\x1f\x8b"), (".csv.zip", b"PK")])
+def test_a_compressed_csv_reads_as_the_plain_one(
+    tmp_path: Path, good: pd.DataFrame, suffix: str, magic: bytes
+) -> None:
+    plain = load_customers(write_table(good, tmp_path / "customers.csv"), labelled=True)
+    packed = write_table(good, tmp_path / f"customers{suffix}")
+    assert packed.read_bytes()[:2] == magic  # really compressed, by its name
+    pd.testing.assert_frame_equal(load_customers(packed, labelled=True), plain)
+    batches = list(iter_customer_batches(packed, chunk_size=15, labelled=True))
+    pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), plain)
+    assert check_customer_ids(packed, labelled=True) == len(good)
+
+
+def test_an_unknown_compression_names_what_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "customers.parquet.gz"
+    path.write_bytes(b"\x1f\x8b")
+    with pytest.raises(InputError, match=r"unsupported file type '\.parquet\.gz'.*\.csv\.gz"):
+        load_customers(path, labelled=True)

@@ -31,3 +31,42 @@ def test_extends_cycle_is_refused(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
     with pytest.raises(ConfigError, match="extends itself"):
         load_settings(tmp_path / "a.yaml", environ={})
+
+
+def test_a_config_elsewhere_extends_the_projects_default_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no configs/ here, nor beside the config
+    mine = tmp_path / "elsewhere" / "mine.yaml"
+    mine.parent.mkdir()
+    mine.write_text("extends: default.yaml\ncampaign:\n  threshold: 0.8\n")
+    settings = load_settings(mine, environ={})
+    assert settings.campaign.threshold == 0.8
+    assert settings.economics == load_settings(ROOT / "configs" / "default.yaml").economics
+
+
+def test_a_parent_found_nowhere_lists_the_places_tried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path / "mine.yaml", environ={})
+    message = str(raised.value)
+    assert "extends 'nowhere.yaml', which is not a file in any of" in message
+    for place in (tmp_path / "nowhere.yaml", tmp_path / "configs" / "nowhere.yaml",
+                  ROOT / "configs" / "nowhere.yaml"):  # fmt: skip
+        assert str(place) in message
+
+
+def test_inherited_constraints_on_another_dataset_say_how_to_clear_them(tmp_path: Path) -> None:
+    (tmp_path / "gym.yaml").write_text(
+        f"extends: {ROOT / 'configs' / 'default.yaml'}\n"
+        "dataset:\n  name: gym\n  id: {column: member}\n"
+        "  target: {column: left, churned: [Y], stayed: [N]}\n"
+        "  numeric: {visits: {min: 0}}\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"clear them with `model: \{monotone_constraints: \{\}\}`"
+    ):
+        load_settings(tmp_path / "gym.yaml", environ={})
