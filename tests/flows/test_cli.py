@@ -44,6 +44,23 @@ def write_config(root: Path, **data: object) -> Path:
     return path
 
 
+def synthetic_config(root: Path, *, customers: int, tracking_uri: str | None = None) -> Path:
+    """A config of the synthetic world (made by the first flow that needs it), every
+    store and output under ``root``."""
+    config = root / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "data": {"training_path": str(root / "customers.parquet"),
+                 "scoring_path": str(root / "current.parquet"),
+                 "truth_path": str(root / "truth.parquet"), "customers": customers},
+        "model": {"cv_folds": 0},
+        "campaign": {"output_dir": str(root / "outputs")},
+        "tracking": {"uri": tracking_uri or f"sqlite:///{root / 'mlflow.db'}",
+                     "artifact_dir": str(root / "art")},
+        "ledger": {"url": f"sqlite:///{root / 'ledger.db'}"},
+    }))  # fmt: skip
+    return config
+
+
 def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr

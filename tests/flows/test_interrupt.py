@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.flows.test_cli import CHURN, churn
+from tests.flows.test_cli import CHURN, churn, synthetic_config
 
 pytestmark = pytest.mark.slow
 
@@ -23,16 +22,7 @@ pytestmark = pytest.mark.slow
 def test_ctrl_c_stops_training_at_once_and_the_open_run_is_failed(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "data": {"training_path": str(tmp_path / "customers.parquet"),
-                 "scoring_path": str(tmp_path / "current.parquet"),
-                 "truth_path": str(tmp_path / "truth.parquet"), "customers": 20000},
-        "model": {"cv_folds": 0},
-        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
-                     "artifact_dir": str(tmp_path / "art")},
-        "ledger": {"url": f"sqlite:///{tmp_path / 'ledger.db'}"},
-    }))  # fmt: skip
+    config = synthetic_config(tmp_path, customers=20000)
     # As a terminal runs it: its own process group, Prefect's temporary backend in it.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_"))}
     if backend == "server":  # Prefect is told the flow run crashed; the run ends FAILED

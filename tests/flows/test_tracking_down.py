@@ -7,9 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.flows.test_cli import churn
+from tests.flows.test_cli import churn, synthetic_config
 
 pytestmark = pytest.mark.slow
 
@@ -27,16 +26,7 @@ def _stopped_server() -> str:
 def test_each_command_says_the_server_does_not_answer(
     prefect_backend: str, tmp_path: Path, command: list[str]
 ) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "data": {"training_path": str(tmp_path / "customers.parquet"),
-                 "scoring_path": str(tmp_path / "current.parquet"),
-                 "truth_path": str(tmp_path / "truth.parquet"), "customers": 2000},
-        "model": {"cv_folds": 0},
-        "campaign": {"output_dir": str(tmp_path / "outputs")},
-        "tracking": {"uri": _stopped_server(), "artifact_dir": str(tmp_path / "art")},
-        "ledger": {"url": f"sqlite:///{tmp_path / 'ledger.db'}"},
-    }))  # fmt: skip
+    config = synthetic_config(tmp_path, customers=2000, tracking_uri=_stopped_server())
     start = time.perf_counter()
     result = churn(*command, "--config", str(config), cwd=tmp_path, api_url=prefect_backend)
     elapsed = time.perf_counter() - start
