@@ -40,6 +40,7 @@ from churn.contact_policy import (
 )
 from churn.errors import ConfigError, InputError, NotReadyError
 from churn.holdout import CONTROL, TREATMENT
+from churn.urls import masked
 
 SCHEMA_HEAD = "0001"
 _LOCK_KEY = 7_261_803_117  # any constant: the ledger's one advisory lock on PostgreSQL
@@ -216,20 +217,12 @@ def _naive(moment: datetime) -> datetime:
     return moment
 
 
-def safe_url(url: str) -> str:
-    """The URL with any password masked, for messages."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<an unparseable database URL>"
-
-
 def _parse(url: str) -> sa.engine.URL:
     try:
         return sa.engine.make_url(url)
     except Exception as exc:
         raise NotReadyError(
-            f"ledger.url {safe_url(url)} is not a database URL SQLAlchemy can use "
+            f"ledger.url {masked(url)} is not a database URL SQLAlchemy can use "
             f"({type(exc).__name__}: {_first_line(exc)}). Set ledger.url (or "
             "CHURN_LEDGER_URL) to e.g. sqlite:///ledger.db or "
             "postgresql+psycopg://user@host:5432/db."
@@ -317,7 +310,7 @@ class Ledger:
             parsed = _parse(url)
             if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
                 raise NotReadyError(
-                    f"There is no campaign ledger at {safe_url(url)} yet: score a campaign "
+                    f"There is no campaign ledger at {masked(url)} yet: score a campaign "
                     "first (churn score or churn run), or set ledger.url / CHURN_LEDGER_URL "
                     "to the ledger you mean."
                 )
@@ -325,7 +318,7 @@ class Ledger:
             engine = _engine(url)
         except Exception as exc:
             raise NotReadyError(
-                f"ledger.url {safe_url(url)} is not a database URL SQLAlchemy can use "
+                f"ledger.url {masked(url)} is not a database URL SQLAlchemy can use "
                 f"({type(exc).__name__}: {_first_line(exc)}). Set ledger.url (or "
                 "CHURN_LEDGER_URL) to e.g. sqlite:///ledger.db or "
                 "postgresql+psycopg://user@host:5432/db."
@@ -337,7 +330,7 @@ class Ledger:
             _ENGINES.pop(url, None)
             engine.dispose()
             raise NotReadyError(
-                f"The campaign ledger at {safe_url(url)} does not answer "
+                f"The campaign ledger at {masked(url)} does not answer "
                 f"({type(exc).__name__}: {_first_line(exc)}); nothing was scored or written. "
                 "Start the database, or set ledger.url / CHURN_LEDGER_URL to one that answers."
             ) from None
@@ -420,7 +413,7 @@ class Ledger:
             return found[0]
         recent = [c.campaign_id for c in self.campaigns()[-5:]]
         raise NotReadyError(
-            f"The campaign ledger at {safe_url(self.url)} has no campaign '{campaign_id}'; "
+            f"The campaign ledger at {masked(self.url)} has no campaign '{campaign_id}'; "
             f"recent campaigns: {', '.join(reversed(recent)) or 'none'}. Score it first "
             "(churn score --campaign-id ...)."
         )

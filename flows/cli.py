@@ -281,7 +281,8 @@ def campaigns(
 ) -> None:
     """The campaigns in the ledger: status, contacts, skips, expected and realized dollars."""
     settings = _settings(config)
-    from churn.ledger import Ledger, campaigns_as_json, safe_url
+    from churn.ledger import Ledger, campaigns_as_json
+    from churn.urls import masked
 
     with Ledger.open(settings.ledger.url, must_exist=True) as ledger:
         records = ledger.campaigns()[-last:][::-1]
@@ -292,7 +293,7 @@ def campaigns(
     from rich.table import Table
 
     table = Table(
-        title=f"Last {len(records)} campaigns (ledger {safe_url(settings.ledger.url)})",
+        title=f"Last {len(records)} campaigns (ledger {masked(settings.ledger.url)})",
         caption="skipped: cooldown/holdout/suppressed/budget; intervals at 95 %",
     )
     for column in ("campaign", "scored", "status", "model", "contacted", "held out",

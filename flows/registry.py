@@ -55,6 +55,29 @@ class ChurnPyfunc(PythonModel):
         return self.model.predict_proba(model_input)
 
 
+# The artifact the model's files are logged under (see flows/model_code.py).
+MODEL_ARTIFACT = "churn_model"
+
+
+class ChurnModelFiles(PythonModel):
+    """The churn model, read from its folder of plain files (``churn.model_io``)."""
+
+    def load_context(self, context: Any) -> None:
+        self.model = load_model(Path(context.artifacts[MODEL_ARTIFACT]))
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> Any:
+        return self.model.predict_proba(model_input)
+
+
+def declare_model_code() -> None:
+    """Tell MLflow, loading ``flows/model_code.py``, which model that file defines."""
+    from mlflow.models import set_model
+
+    set_model(ChurnModelFiles())
+
+
 def pip_requirements() -> list[str]:
     """Pinned requirements of the logged model (inferring them takes 8-10 s)."""
     from importlib.metadata import version
@@ -77,11 +100,9 @@ def log_model(run_id: str, model: ChurnModel, input_example: pd.DataFrame) -> st
     """
     from mlflow.models import infer_signature
 
-    from flows.model_code import ARTIFACT
-
     example = input_example.head(5).reset_index(drop=True)
     with tempfile.TemporaryDirectory(prefix="churn-model-") as tmp:
-        folder = Path(tmp) / ARTIFACT
+        folder = Path(tmp) / MODEL_ARTIFACT
         booster_sha = save_model(model, folder)
         with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
             # Validation rejects missing values before scoring, so integer columns stay integer.
@@ -90,7 +111,7 @@ def log_model(run_id: str, model: ChurnModel, input_example: pd.DataFrame) -> st
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(MODEL_CODE),
-                artifacts={ARTIFACT: str(folder)},
+                artifacts={MODEL_ARTIFACT: str(folder)},
                 signature=signature,
                 input_example=example,
                 pip_requirements=pip_requirements(),

@@ -280,13 +280,6 @@ def find_campaign_run(client: MlflowClient, tracking: TrackingSettings, campaign
     return runs[0]
 
 
-def load_artifact_table(client: MlflowClient, run_id: str, path: str) -> pd.DataFrame:
-    """A parquet artifact of a run, read into a frame."""
-    with tempfile.TemporaryDirectory() as tmp:
-        local = client.download_artifacts(run_id, path, tmp)
-        return pd.read_parquet(local)
-
-
 RUN_COLUMNS = {
     "training": ["auc", "pr_auc", "brier", "n_flagged", "roi_pct", "net_benefit", "empc"],
     "scoring": ["n_scored", "n_flagged", "psi_max", "expected_roi_pct", "realized_roi_pct",

@@ -23,7 +23,7 @@ from churn.data import Chunk, check_customer_ids, file_digest, load_suppression_
 from churn.errors import ConfigError
 from churn.holdout import TREATMENT
 from churn.layout import CampaignFolder
-from churn.ledger import Ledger, NewCampaign, RecordedCampaign, check_campaign_id, safe_url
+from churn.ledger import Ledger, NewCampaign, RecordedCampaign, check_campaign_id
 from churn.measurement import drift_to_act_on
 from churn.predict import (
     CampaignFiles,
@@ -35,6 +35,7 @@ from churn.predict import (
     write_campaign_files,
 )
 from churn.settings import CampaignSettings, Settings
+from churn.urls import masked
 from flows import registry, runs
 from flows.retrain import trigger_retrain
 from flows.runtime import artifact_key
@@ -276,7 +277,7 @@ def log_scoring(
             "scoring.engine_note": champion.compiled_note or "compiled trees",
             "data.path": str(settings.data.scoring_path),
             "dataset_digest": file_digest(settings.data.scoring_path),
-            "ledger.url": safe_url(settings.ledger.url),
+            "ledger.url": masked(settings.ledger.url),
             "ledger.campaign": "as recorded earlier" if recorded.existed else "recorded now",
         },
     ) as run_id:

@@ -31,9 +31,8 @@ DOOR = {"flows/runs.py", "flows/registry.py"}
 
 
 def test_only_the_runs_and_registry_modules_import_mlflow() -> None:
-    # flows/model_code.py is the registered model's own code, which MLflow runs to load it.
     importers = {name for name, tree in _modules().items() if "mlflow" in _imported(tree)}
-    assert importers == DOOR | {"flows/model_code.py"}
+    assert importers == DOOR
 
 
 def test_flows_talk_to_mlflow_only_through_the_runs_and_registry_modules() -> None:
