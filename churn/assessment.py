@@ -137,6 +137,10 @@ def challenge(
         champion_roi_pct=champion_backtest.roi_pct,
         auc_tolerance=p.auc_tolerance,
         roi_tolerance=p.roi_tolerance,
+        # Retrained on the same data with the same seed: the same trees.
+        identical_on=len(champion_scores)
+        if np.array_equal(champion_scores, evaluation.y_score)
+        else None,
     )
     metrics = {"champion_auc": champion_auc, **champion_backtest.as_metrics(prefix="champion_")}
     return Challenge(decision=decision, metrics=metrics)

@@ -59,19 +59,23 @@ def model_card(
     lines = [
         f"# Model card: {model.get('name')} v{model.get('version')}",
         "",
-        f"Trained {trained_at:%Y-%m-%d %H:%M} UTC; registry alias `{model.get('alias', '—')}`.",
+        f"Trained {trained_at:%Y-%m-%d %H:%M} UTC; registry alias at training "
+        f"`{model.get('alias', '—')}` (the registry holds the current one).",
         "",
         "## Data",
+        "",
         f"- Dataset `{dataset}`, file `{data_path}` (sha256 `{digest}`).",
         f"- {total:,} labelled customers ({split}); churn rate {churn_rate:.1%}.",
         f"- Features ({len(features)}): {', '.join(features)}.",
         "",
         "## Model",
+        "",
         f"- LightGBM, {model.get('best_iteration', '—')} trees (early stopping), "
         f"{model.get('calibration', '—')} calibration on the validation split.",
         "- Baseline: logistic regression (one-hot categories, standardised numbers).",
         "",
         "## Quality",
+        "",
         "| metric | value |",
         "|---|---|",
         _row("AUC (test)", m.get("auc")),
@@ -84,9 +88,12 @@ def model_card(
         _row("baseline AUC (cross-validation)", m.get("baseline_cv_auc")),
         "",
         "## Threshold economics",
+        "",
         f"- Flag customers with churn probability above {economics.get('threshold')}; "
         f"customer value {economics.get('value', '—')}; ${economics.get('cost_per_contact')} "
         f"a contact; the campaign keeps {economics.get('save_rate')} of would-be churners.",
+        # Markdown reads a table right after a line of text as more of that paragraph.
+        "",
         "| backtest on the test split | value |",
         "|---|---|",
         _row("customers flagged", m.get("n_flagged"), "{:,.0f}"),
@@ -97,6 +104,7 @@ def model_card(
         _row("most profitable threshold", r.get("best_threshold")),
         "",
         "## Limits",
+        "",
         "- Probabilities are calibrated on one validation split; check the calibration "
         "curve before moving the threshold.",
         "- Backtest ROI assumes the configured save rate; realized ROI comes from the "

@@ -107,6 +107,21 @@ def read_table(
         raise _read_error(path, exc) from None
 
 
+def table_dtypes(path: Path, *, sample_rows: int = 1000) -> pd.Series:
+    """The columns of a table and their types, without reading it whole: a parquet
+    file's schema, a CSV's first rows."""
+    path = Path(path)
+    _check_exists(path)
+    try:
+        if table_format(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_schema(path).empty_table().to_pandas().dtypes
+        return pd.read_csv(path, nrows=sample_rows).dtypes
+    except Exception as exc:
+        raise _read_error(path, exc) from None
+
+
 def table_columns(path: Path) -> list[str]:
     """The column names of a table, read from its header or parquet footer alone."""
     path = Path(path)

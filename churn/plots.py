@@ -29,31 +29,46 @@ def evaluation_figures(
     """ROC, precision-recall, calibration, score-distribution and confusion-matrix plots.
 
     With ``baseline_score`` the baseline's curves are drawn beside the model's.
+    Legends carry each curve's AUC (ROC) or average precision (precision-recall),
+    and the ROC title says so when the baseline ranks better than the model.
     Returned by file name.
     """
     from sklearn.calibration import calibration_curve
-    from sklearn.metrics import precision_recall_curve, roc_curve
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
 
     figures: dict[str, Figure] = {}
 
     fig, ax = _figure()
     fpr, tpr, _ = roc_curve(y_true, y_score)
-    ax.plot(fpr, tpr, label="model")
+    auc = roc_auc_score(y_true, y_score)
+    ax.plot(fpr, tpr, label=f"model (AUC {auc:.3f})")
+    title = "ROC curve"
     if baseline_score is not None:
         b_fpr, b_tpr, _ = roc_curve(y_true, baseline_score)
-        ax.plot(b_fpr, b_tpr, label="logistic baseline", alpha=0.7)
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve")
-    ax.legend()
+        b_auc = roc_auc_score(y_true, baseline_score)
+        ax.plot(b_fpr, b_tpr, label=f"logistic baseline (AUC {b_auc:.3f})", alpha=0.7)
+        if b_auc > auc:
+            title = "ROC curve — the baseline ranks better"
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance (AUC 0.5)")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
+    ax.legend(loc="lower right")
     figures["roc_curve.png"] = fig
 
     fig, ax = _figure()
     precision, recall, _ = precision_recall_curve(y_true, y_score)
-    ax.plot(recall, precision, label="model")
+    ap = average_precision_score(y_true, y_score)
+    ax.plot(recall, precision, label=f"model (AP {ap:.3f})")
     if baseline_score is not None:
         b_precision, b_recall, _ = precision_recall_curve(y_true, baseline_score)
-        ax.plot(b_recall, b_precision, label="logistic baseline", alpha=0.7)
-    ax.axhline(float(np.mean(y_true)), linestyle="--", color="grey", label="base rate")
+        b_ap = average_precision_score(y_true, baseline_score)
+        ax.plot(b_recall, b_precision, label=f"logistic baseline (AP {b_ap:.3f})", alpha=0.7)
+    base_rate = float(np.mean(y_true))
+    ax.axhline(base_rate, linestyle="--", color="grey", label=f"base rate {base_rate:.3f}")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall curve")
     ax.legend()
     figures["pr_curve.png"] = fig
@@ -105,6 +120,21 @@ def importance_figure(importance: pd.Series) -> Figure:
     return fig
 
 
+def _mark_thresholds(
+    ax: Axes, *, threshold: float, best_threshold: float, break_even: float
+) -> None:
+    """The configured, the best net-benefit and the break-even thresholds, each with its value.
+
+    The best threshold often lies at or just below the break-even probability, so
+    the break-even line is a wide pale band that stays visible under the dashed one.
+    """
+    ax.axvline(break_even, color="grey", linewidth=4, alpha=0.4,
+               label=f"break-even probability {break_even:.3f}")  # fmt: skip
+    ax.axvline(best_threshold, color="green", linestyle="--",
+               label=f"best net benefit {best_threshold:.3f}")  # fmt: skip
+    ax.axvline(threshold, color="red", linestyle=":", label=f"configured {threshold:g}")
+
+
 def threshold_figures(
     curve: pd.DataFrame,
     gains: pd.DataFrame,
@@ -119,28 +149,29 @@ def threshold_figures(
         curve: ``threshold, net_benefit, roi_pct`` rows (``roi.profit_curve``).
         gains: ``targeted_share, churners_captured`` rows (``roi.cumulative_gains``).
         threshold: the configured threshold.
-        best_threshold: the profit-maximising threshold.
+        best_threshold: the threshold of the largest net benefit (not of the largest ROI).
         break_even: the break-even probability.
     """
     figures: dict[str, Figure] = {}
 
     fig, ax = _figure()
     ax.plot(curve["threshold"], curve["net_benefit"] / 1000, label="net benefit")
-    ax.axvline(threshold, color="red", linestyle=":", label=f"configured {threshold:g}")
-    ax.axvline(best_threshold, color="green", linestyle="--", label=f"best {best_threshold:.3f}")
-    ax.axvline(break_even, color="grey", linestyle="-.", label=f"break-even {break_even:.3f}")
+    _mark_thresholds(ax, threshold=threshold, best_threshold=best_threshold,
+                     break_even=break_even)  # fmt: skip
     ax.axhline(0, color="black", linewidth=0.5)
     ax.set(xlabel="threshold (flag churn probability above)", ylabel="net benefit, $ thousands",
-           title="Profit curve")  # fmt: skip
-    ax.legend()
+           title="Profit curve (campaign cost only)")  # fmt: skip
+    ax.legend(fontsize="small")
     figures["profit_curve.png"] = fig
 
     fig, ax = _figure()
     ax.plot(curve["threshold"], curve["roi_pct"], label="ROI %")
-    ax.axvline(threshold, color="red", linestyle=":", label=f"configured {threshold:g}")
-    ax.axvline(best_threshold, color="green", linestyle="--", label=f"best {best_threshold:.3f}")
-    ax.set(xlabel="threshold", ylabel="ROI, %", title="ROI by threshold")
-    ax.legend()
+    _mark_thresholds(ax, threshold=threshold, best_threshold=best_threshold,
+                     break_even=break_even)  # fmt: skip
+    ax.axhline(0, color="black", linewidth=0.8, label="ROI 0 %: savings repay the cost")
+    ax.set(xlabel="threshold (flag churn probability above)", ylabel="ROI, %",
+           title="ROI by threshold (campaign cost only)")  # fmt: skip
+    ax.legend(fontsize="small")
     figures["roi_by_threshold.png"] = fig
 
     fig, ax = _figure()
@@ -188,13 +219,63 @@ def training_plots(
     return to_png(figures)
 
 
+def qini_coefficient(qini: pd.DataFrame) -> float | None:
+    """Area between a Qini curve and the random-order line, the curve scaled to end at ±1.
+
+    The normalisation of causalml's ``qini_score``: the curve is divided by the
+    size of its end value (the customers kept by contacting everyone), so the
+    coefficient does not grow with the campaign; the area is by the trapezoid rule.
+    0 is a random order; above 0, contacting by score first keeps more customers.
+
+    Args:
+        qini: ``targeted_share, qini`` rows from 0 to 1 (``roi.qini_curve``).
+
+    Returns:
+        The coefficient, or None when contacting everyone kept nobody (an end
+        value of 0 leaves nothing to scale by).
+
+    Examples:
+        Contacting the top-scored half keeps two customers and the other half none,
+        where a random half would keep one:
+
+        >>> halves = pd.DataFrame({"targeted_share": [0, 0.5, 1], "qini": [0, 2, 2]})
+        >>> qini_coefficient(halves)
+        0.25
+        >>> qini_coefficient(halves.assign(qini=[0, 1, 2]))
+        0.0
+        >>> qini_coefficient(halves.assign(qini=[0, 1, 0])) is None
+        True
+    """
+    share = qini["targeted_share"].to_numpy(dtype=float)
+    kept = qini["qini"].to_numpy(dtype=float)
+    end = kept[-1]
+    if end == 0:
+        return None
+    above_random = kept / abs(end) - share * np.sign(end)
+    return float(np.trapezoid(above_random, share))
+
+
 def uplift_figure(qini: pd.DataFrame) -> Figure:
-    """The Qini curve of a campaign with a control group."""
+    """The Qini curve of a campaign with a control group, with its Qini coefficient."""
     fig, ax = _figure()
-    ax.plot(qini["targeted_share"], qini["qini"], label="campaign, by score")
+    coefficient = qini_coefficient(qini)
+    shown = "not measurable" if coefficient is None else f"{coefficient:.2f}"
+    ax.plot(qini["targeted_share"], qini["qini"], label=f"campaign, by score (Qini {shown})")
     end = float(qini["qini"].iloc[-1])
     ax.plot([0, 1], [0, end], linestyle="--", color="grey", label="random order")
     ax.set(xlabel="share of campaign customers, highest score first",
            ylabel="customers kept (Qini)", title="Uplift (Qini curve)")  # fmt: skip
     ax.legend()
+    if coefficient is None:
+        caption = (
+            "Qini coefficient not measurable: contacting everyone kept\n"
+            "no more customers than the control group predicts."
+        )
+    else:
+        caption = (
+            f"Qini coefficient {shown}: area between the campaign's curve (scaled to end at 1)\n"
+            "and random order; above 0, contacting by score keeps more customers than at random."
+        )
+    fig.text(0.5, 0.02, caption, ha="center", va="bottom", fontsize=8)
+    fig.subplots_adjust(bottom=0.22)
     return fig

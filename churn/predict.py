@@ -12,7 +12,7 @@ the campaign list of the treatment group (for the CRM), atomically.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -110,6 +110,7 @@ def score_file(
     scores_path: Path,
     dataset: DatasetSettings | None = None,
     clv: float = 0.0,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> ScoringResult:
     """Score every customer of a table in chunks; write every score, return the flagged.
 
@@ -122,6 +123,8 @@ def score_file(
             replaced atomically once every chunk has been scored.
         dataset: the table's declaration (the synthetic world's when None).
         clv: each customer's value when the dataset declares no ``customer_value`` rule.
+        on_chunk: called with the customers scored so far after each chunk but the
+            last (progress for people).
 
     Raises:
         InputError: the table is missing, unreadable or invalid; the scores file is
@@ -139,6 +142,8 @@ def score_file(
         scores_tmp = stack.enter_context(atomic_path(scores_path))
         writer: pq.ParquetWriter | None = None
         for chunk in iter_customer_batches(path, chunk_size=chunk_size, dataset=dataset):
+            if n_scored and on_chunk is not None:
+                on_chunk(n_scored)
             scores = score_customers(model, chunk, monitor=monitor)
             table = pa.Table.from_pandas(scores, preserve_index=False)
             if writer is None:

@@ -23,6 +23,7 @@ class PromotionDecision:
     champion_auc: float
     challenger_roi_pct: float | None
     champion_roi_pct: float | None
+    identical: bool = False
 
 
 def decide_promotion(
@@ -33,6 +34,7 @@ def decide_promotion(
     champion_roi_pct: float | None,
     auc_tolerance: float,
     roi_tolerance: float,
+    identical_on: int | None = None,
 ) -> PromotionDecision:
     """Compare challenger and champion scored on the same held-out customers.
 
@@ -43,6 +45,8 @@ def decide_promotion(
         champion_roi_pct: the champion's, on the same customers.
         auc_tolerance: how much lower the challenger's AUC may be (absolute).
         roi_tolerance: how much lower its ROI may be, as a share of the champion's.
+        identical_on: when the challenger gave exactly the champion's scores, on how
+            many customers: it is the same model, and a new version would change nothing.
 
     Examples:
         >>> d = decide_promotion(challenger_auc=0.86, champion_auc=0.87,
@@ -50,12 +54,24 @@ def decide_promotion(
         ...                      auc_tolerance=0.005, roi_tolerance=0.05)
         >>> d.promote, d.reason
         (False, 'kept the champion: challenger AUC 0.8600 is below champion AUC 0.8700 - 0.005')
-    """
+        >>> decide_promotion(challenger_auc=0.87, champion_auc=0.87, challenger_roi_pct=900.0,
+        ...                  champion_roi_pct=900.0, auc_tolerance=0.005, roi_tolerance=0.05,
+        ...                  identical_on=2000).reason
+        'kept the champion: the challenger is identical to it (the same scores on all 2,000 test customers)'
+    """  # noqa: E501
     auc_floor = champion_auc - auc_tolerance
 
     def decision(promote: bool, reason: str) -> PromotionDecision:
         return PromotionDecision(
-            promote, reason, challenger_auc, champion_auc, challenger_roi_pct, champion_roi_pct
+            promote, reason, challenger_auc, champion_auc, challenger_roi_pct, champion_roi_pct,
+            identical=identical_on is not None,
+        )  # fmt: skip
+
+    if identical_on is not None:
+        return decision(
+            False,
+            "kept the champion: the challenger is identical to it (the same scores on all "
+            f"{identical_on:,} test customers)",
         )
 
     if challenger_auc < auc_floor:

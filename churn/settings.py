@@ -5,25 +5,31 @@ other file is loaded first and this one's keys override it, section by section
 (a ``dataset`` section replaces the other's whole).
 ``MLFLOW_TRACKING_URI`` in the environment overrides ``tracking.uri``, the
 way every MLflow tool behaves; ``CHURN_LEDGER_URL`` overrides ``ledger.url``.
+An unknown key is reported with the closest valid key at its place, and the
+valid keys there.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Mapping
+import types
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from churn.dataset import DatasetSettings
 from churn.errors import ConfigError
@@ -331,6 +337,119 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return base
 
 
+def _describe_error(err: ErrorDetails) -> str:
+    if err["type"] == "extra_forbidden":
+        hint = explain_unknown_key(Settings, err["loc"], top_level=("extends",))
+        if hint is not None:
+            return hint
+    return str(err["msg"])
+
+
+# More valid keys than this are cut short in an unknown-key message.
+_KEYS_LISTED = 20
+
+
+def explain_unknown_key(
+    model: type[BaseModel], loc: Sequence[str | int], *, top_level: Iterable[str] = ()
+) -> str | None:
+    """What to tell a user about the unknown key at the end of ``loc``.
+
+    The keys valid at that place are found by following ``loc`` (a pydantic
+    error location) through ``model``'s fields: into nested models, past the
+    free keys of a ``dict`` and the indexes of a ``list`` or ``tuple``, and
+    through the member of a union that pydantic names in ``loc``. The closest
+    valid key is suggested (ignoring case), and the valid keys are listed.
+
+    Args:
+        model: the model that validated the whole input.
+        loc: the error's location, ending in the unknown key.
+        top_level: keys valid at the top level besides ``model``'s fields.
+
+    Returns:
+        The message, or None when ``loc`` leads to no model.
+
+    Examples:
+        >>> explain_unknown_key(EconomicsSettings, ("save_rat",))
+        "unknown key — did you mean 'save_rate'? (valid keys: clv, cost_per_contact, save_rate)"
+        >>> explain_unknown_key(LedgerSettings, ("path",))
+        'unknown key (valid keys: url)'
+    """
+    *path, key = loc
+    place = _model_at(model, path)
+    if place is None:
+        return None
+    valid = sorted({_key_of(name, field) for name, field in place.model_fields.items()})
+    if not path:
+        valid = sorted({*valid, *top_level})
+    by_case = {k.lower(): k for k in valid}
+    close = difflib.get_close_matches(str(key).lower(), by_case, n=1, cutoff=0.6)
+    listed = ", ".join(valid[:_KEYS_LISTED])
+    if len(valid) > _KEYS_LISTED:
+        listed += f", … ({len(valid) - _KEYS_LISTED} more)"
+    guess = f" — did you mean '{by_case[close[0]]}'?" if close else ""
+    return f"unknown key{guess} (valid keys: {listed})"
+
+
+def _key_of(name: str, field: Any) -> str:
+    """The key a field is given by in the input: its alias if it has one."""
+    alias = field.validation_alias if isinstance(field.validation_alias, str) else field.alias
+    return alias or name
+
+
+def _model_at(
+    annotation: Any, path: Sequence[str | int], discriminator: str | None = None
+) -> type[BaseModel] | None:
+    """The model that validates the mapping at ``path`` below a value of type ``annotation``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if not path:
+            return annotation
+        fields = {_key_of(n, f): f for n, f in annotation.model_fields.items()}
+        field = fields.get(str(path[0]))
+        if field is None:
+            return None
+        tag = field.discriminator if isinstance(field.discriminator, str) else None
+        return _model_at(field.annotation, path[1:], tag)
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        for meta in annotation.__metadata__:
+            found = getattr(meta, "discriminator", None)
+            if isinstance(found, str):
+                discriminator = found
+        return _model_at(args[0], path, discriminator)
+    if origin in (Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        if len(members) == 1:  # Optional[X]: pydantic adds nothing to loc
+            return _model_at(members[0], path, discriminator)
+        # Other unions: loc names the member that failed — by its tag or class name.
+        for member in members:
+            if path and path[0] in _tags(member, discriminator):
+                return _model_at(member, path[1:])
+        return None
+    if not path:
+        return None
+    if isinstance(origin, type) and issubclass(origin, Mapping) and len(args) == 2:
+        return _model_at(args[1], path[1:])
+    if origin is tuple and isinstance(path[0], int) and args:
+        element = args[0] if args[-1] is Ellipsis else args[min(path[0], len(args) - 1)]
+        return _model_at(element, path[1:])
+    if isinstance(origin, type) and issubclass(origin, Iterable) and isinstance(path[0], int):
+        return _model_at(args[0], path[1:]) if args else None
+    return None
+
+
+def _tags(member: Any, discriminator: str | None) -> set[str | int]:
+    """The names pydantic gives a union member in an error's loc."""
+    if get_origin(member) is Annotated:
+        tags: set[str | int] = {m.tag for m in member.__metadata__ if isinstance(m, Tag)}
+        return tags or _tags(get_args(member)[0], discriminator)
+    if not (isinstance(member, type) and issubclass(member, BaseModel)):
+        return {getattr(member, "__name__", str(member))}
+    field = member.model_fields.get(discriminator or "")
+    if field is not None and get_origin(field.annotation) is Literal:
+        return set(get_args(field.annotation))
+    return {member.__name__}
+
+
 def load_settings(
     path: str | Path | None = None, *, environ: Mapping[str, str] | None = None
 ) -> Settings:
@@ -353,6 +472,7 @@ def load_settings(
         return Settings.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {_describe_error(err)}"
+            for err in exc.errors()
         )
         raise ConfigError(f"Config file {path} is invalid: {problems}.") from None

@@ -9,6 +9,7 @@ first and last of them in one call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,6 +234,7 @@ def cross_validate(
     spec: FeatureSpec,
     folds: int,
     baseline: bool = True,
+    on_fold: Callable[[int, int, float], None] | None = None,
 ) -> dict[str, float]:
     """Seeded stratified k-fold estimates of the model's and the baseline's quality.
 
@@ -243,6 +245,8 @@ def cross_validate(
     Returns:
         ``cv_auc``, ``cv_auc_std``, ``cv_pr_auc``, ``cv_brier``, ``cv_ece`` and
         (with ``baseline``) ``baseline_cv_auc``, ``baseline_cv_ece``: means over the folds.
+
+    ``on_fold(fold, folds, auc)`` is called after each fold (progress for people).
     """
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
@@ -271,6 +275,8 @@ def cross_validate(
             fold |= {"baseline_cv_auc": b["auc"], "baseline_cv_ece": b["ece"]}
         for key, value in fold.items():
             scores.setdefault(key, []).append(value)
+        if on_fold is not None:
+            on_fold(len(scores["cv_auc"]), folds, fold["cv_auc"])
     result = {key: float(np.mean(values)) for key, values in scores.items()}
     result["cv_auc_std"] = float(np.std(scores["cv_auc"], ddof=1))
     return result

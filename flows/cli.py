@@ -46,14 +46,47 @@ def _settings(config: Path | None) -> Settings:
     return load_settings(config)
 
 
-def _emit(summary: dict[str, Any], as_json: bool, title: str) -> None:
+# Set by the options every command shares (``churn --verbose …``).
+_options = {"verbose": False}
+
+
+@app.callback()
+def _common(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Show every step's log line (Prefect, MLflow) as it runs."
+        ),
+    ] = False,
+) -> None:
+    _options["verbose"] = verbose
+
+
+def _emit(
+    summary: dict[str, Any],
+    as_json: bool,
+    title: str,
+    sections: list[tuple[str, list[tuple[str, str]]]] | None = None,
+    footer: str = "",
+) -> None:
+    """The result: all of it as JSON for machines, or a short summary for people."""
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
-    from rich.console import Console
-    from rich.pretty import Pretty
+    from flows.terminal import print_summary
 
-    Console().print(f"[bold green]{title}[/bold green]", Pretty(summary))
+    if sections is None:
+        rows = [(k, _plain(v)) for k, v in summary.items() if not isinstance(v, dict)]
+        sections = [("", rows)]
+    print_summary(title, sections, footer)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    return "none" if value is None else str(value)
 
 
 def _check_campaign_id(campaign_id: str | None) -> None:
@@ -65,9 +98,16 @@ def _check_campaign_id(campaign_id: str | None) -> None:
 
 
 def _flows_ready() -> None:
+    """Before Prefect and MLflow are imported: their defaults, and a quiet terminal."""
     from flows.runtime import configure_runtime
+    from flows.terminal import quiet_terminal
 
+    quiet_terminal(verbose=_options["verbose"])
     configure_runtime()
+
+
+def _config_text(config: Path | None) -> str | None:
+    return None if config is None else str(config)
 
 
 @data_app.command("generate")
@@ -144,9 +184,13 @@ def retrain(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Train a model now: log it to MLflow with AUC and backtest ROI, and register it."""
     settings = _settings(config)
     _flows_ready()
+    from flows.terminal import next_steps, terminal, training_rows
     from flows.train import train_flow
 
-    _emit(train_flow(settings), as_json, "Trained")
+    with terminal(as_json=as_json):
+        result = train_flow(settings)
+    _emit(result, as_json, "Trained", [("", training_rows(result))],
+          next_steps(config=_config_text(config)))  # fmt: skip
 
 
 @app.command("tune")
@@ -161,9 +205,12 @@ def tune(
     """Search the model's parameters (seeded, by cross-validated AUC) and log the trials."""
     settings = _settings(config)
     _flows_ready()
+    from flows.terminal import terminal
     from flows.tune import tune_flow
 
-    _emit(tune_flow(settings, trials=trials, timeout_seconds=timeout), as_json, "Tuned")
+    with terminal(as_json=as_json):
+        result = tune_flow(settings, trials=trials, timeout_seconds=timeout)
+    _emit(result, as_json, "Tuned")
 
 
 @app.command("score")
@@ -179,8 +226,12 @@ def score(
     _check_campaign_id(campaign_id)
     _flows_ready()
     from flows.score import score_flow
+    from flows.terminal import next_steps, scoring_rows, terminal
 
-    _emit(score_flow(settings, campaign_id=campaign_id), as_json, "Scored")
+    with terminal(as_json=as_json):
+        result = score_flow(settings, campaign_id=campaign_id)
+    footer = next_steps(config=_config_text(config), campaign_id=result["campaign_id"])
+    _emit(result, as_json, "Scored", [("", scoring_rows(result))], footer)
 
 
 @app.command("run")
@@ -195,8 +246,16 @@ def run(
     _check_campaign_id(campaign_id)
     _flows_ready()
     from flows.pipeline import pipeline_flow
+    from flows.terminal import next_steps, realized_rows, scoring_rows, terminal, training_rows
 
-    _emit(pipeline_flow(settings, campaign_id=campaign_id), as_json, "Pipeline finished")
+    with terminal(as_json=as_json):
+        result = pipeline_flow(settings, campaign_id=campaign_id)
+    sections = [("Training", training_rows(result["training"])),
+                ("Campaign", scoring_rows(result["scoring"]))]  # fmt: skip
+    if "realized" in result:
+        sections.append(("Realized (simulated outcomes)", realized_rows(result["realized"])))
+    footer = next_steps(config=_config_text(config), campaign_id=result["scoring"]["campaign_id"])
+    _emit(result, as_json, "Pipeline finished", sections, footer)
 
 
 @app.command("roi")
@@ -213,8 +272,12 @@ def realized(
     _check_campaign_id(campaign)
     _flows_ready()
     from flows.measure import realized_roi_flow
+    from flows.terminal import next_steps, realized_rows, terminal
 
-    _emit(realized_roi_flow(settings, campaign, outcomes), as_json, "Realized ROI")
+    with terminal(as_json=as_json):
+        result = realized_roi_flow(settings, campaign, outcomes)
+    footer = next_steps(config=_config_text(config), campaign_id=campaign)
+    _emit(result, as_json, f"Realized ROI of {campaign}", [("", realized_rows(result))], footer)
 
 
 @data_app.command("outcomes")
@@ -236,6 +299,7 @@ def data_outcomes(
 def runs(
     kind: Annotated[str, typer.Option(help="training or scoring")] = "training",
     last: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 10,
+    wide: Annotated[bool, typer.Option("--wide", help="More columns (status, data, …).")] = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -254,22 +318,82 @@ def runs(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Last {len(rows)} {kind} runs ({settings.tracking.uri})")
-    columns = list(rows[0]) if rows else ["run_id"]
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(c, row[c]) for c in columns))
-    Console().print(table)
+    columns = RUN_VIEW[kind] + (RUN_VIEW_WIDE[kind] if wide else [])
+    cells = {key: [_cell(key, row) for row in rows] for _, key in columns}
+    # Text is cut at 20 characters (with an ellipsis); numbers keep their width.
+    widths = {
+        key: min(20, w) if key in TEXT_CELLS else w
+        for header, key in columns
+        for w in [max([len(header), *(len(c) for c in cells[key])])]
+    }
+    console = Console()
+    # Numbers are never wrapped nor cut: columns that do not fit are left out (the
+    # least telling first) and named, and the text columns give way.
+    hidden: list[str] = []
+    while sum(widths[k] + 3 for _, k in columns) + 1 > console.width and len(columns) > 2:
+        header, key = min(columns, key=lambda c: DROP_ORDER.get(c[1], 99))
+        columns = [c for c in columns if c[1] != key]
+        hidden.append(header)
+    notes = [f"left out to fit: {', '.join(hidden)}"] if hidden else []
+    notes += [] if wide else ["--wide for more columns"]
+    table = Table(
+        title=f"Last {len(rows)} {kind} runs ({settings.tracking.uri})",
+        caption="; ".join([*notes, "--json for everything"]),
+    )
+    for header, key in columns:
+        table.add_column(
+            header, justify="left" if key in TEXT_CELLS else "right", no_wrap=True,
+            overflow="ellipsis", min_width=widths[key], max_width=widths[key],
+        )  # fmt: skip
+    for i in range(len(rows)):
+        table.add_row(*(cells[key][i] for _, key in columns))
+    console.print(table)
 
 
-def _cell(column: str, value: Any) -> str:
+# Short headers; the numbers' units in them.
+RUN_VIEW = {
+    "training": [("run", "run_id"), ("started", "started"), ("v", "model_version"),
+                 ("decision", "promotion"), ("AUC", "auc"), ("PR AUC", "pr_auc"),
+                 ("net $", "net_benefit"), ("ROI %", "roi_pct")],
+    "scoring": [("run", "run_id"), ("started", "started"), ("campaign", "campaign_id"),
+                ("v", "model_version"), ("scored", "n_scored"), ("flagged", "n_flagged"),
+                ("exp. ROI %", "expected_roi_pct"), ("realized ROI % (95 % CI)", "realized")],
+}  # fmt: skip
+RUN_VIEW_WIDE = {
+    "training": [("status", "status"), ("data", "dataset_digest"), ("Brier", "brier"),
+                 ("flagged", "n_flagged"), ("EMPC $", "empc")],
+    "scoring": [("status", "status"), ("data", "dataset_digest"), ("PSI max", "psi_max"),
+                ("full-cost ROI %", "realized_full_cost_roi_pct")],
+}  # fmt: skip
+TEXT_CELLS = {"campaign_id", "promotion", "status", "dataset_digest"}
+# Left out first when the terminal is narrow (the rest last, in their order).
+DROP_ORDER = {"started": 0, "run_id": 1, "status": 2, "dataset_digest": 3, "pr_auc": 4,
+              "n_scored": 5, "brier": 6, "empc": 7, "psi_max": 8}  # fmt: skip
+
+
+def _cell(key: str, row: dict[str, Any]) -> str:
+    from churn.report import percent
+
+    if key == "realized":
+        value = row.get("realized_roi_pct")
+        if value is None:
+            return ""
+        low, high = row.get("realized_roi_pct_low"), row.get("realized_roi_pct_high")
+        shown = percent(value).removesuffix(" %")
+        if low is None or high is None:
+            return shown
+        return f"{shown} ({low:,.0f} to {high:,.0f})"
+    value = row.get(key)
     if value is None:
         return ""
-    if column == "run_id":
+    if key == "run_id":
         return str(value)[:8]
+    if key == "started":
+        return str(value)[5:]  # month-day hour:minute: the year is rarely in doubt
     if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 or value.is_integer() else f"{value:.4g}"
+        if key in ("auc", "pr_auc", "brier", "psi_max"):
+            return f"{value:.4f}"
+        return f"{value:,.0f}"
     return str(value)
 
 
@@ -357,6 +481,7 @@ def rollback(config: ConfigOption = None, as_json: JsonOption = False) -> None:
 def serve(config: ConfigOption = None) -> None:
     """Serve the training and scoring flows on their cron schedules (needs a Prefect server)."""
     settings = _settings(config)
+    _options["verbose"] = True  # a server's console is its operators' log
     _flows_ready()
     from flows.serve import serve_deployments
 

@@ -33,6 +33,7 @@ from churn.measurement import (
     pooled_metrics,
 )
 from churn.plots import to_png, uplift_figure
+from churn.report import REPORT_ARTIFACT, campaign_headline, campaign_html
 from churn.settings import Settings
 from flows import runs
 from flows.retrain import trigger_retrain
@@ -50,6 +51,7 @@ class LoadedCampaign:
     # Every scored customer's probability, for decay; kept locally, not in MLflow.
     scores: pd.DataFrame | None
     expected_roi_pct: float | None
+    expected_full_cost_roi_pct: float | None
 
     def facts(self, extra_seconds: float) -> CampaignFacts:
         r = self.record
@@ -71,11 +73,13 @@ def load_campaign(settings: Settings, campaign_id: str) -> LoadedCampaign:
     if run_id is None:
         run_id = runs.find_campaign_run(client, settings.tracking, campaign_id).info.run_id
     scores_path = campaign_folder(settings, campaign_id).scores
+    logged = runs.run_metrics(client, run_id)
     return LoadedCampaign(
         record=record,
         run_id=run_id,
         scores=pd.read_parquet(scores_path) if scores_path.exists() else None,
-        expected_roi_pct=runs.run_metrics(client, run_id).get("expected_roi_pct"),
+        expected_roi_pct=logged.get("expected_roi_pct"),
+        expected_full_cost_roi_pct=logged.get("expected_full_cost_roi_pct"),
     )
 
 
@@ -168,15 +172,31 @@ def log_realized(
     client = runs.client_for(settings.tracking)
     run_id = campaign.run_id
     runs.log_metrics(client, run_id, measured.metrics | across)
+    images: dict[str, bytes] = {}
     if measured.qini is not None:
-        figure = uplift_figure(measured.qini)
-        runs.log_figures(client, run_id, to_png({"uplift_qini.png": figure}))
+        images = to_png({"uplift_qini.png": uplift_figure(measured.qini)})
+        runs.log_figures(client, run_id, images)
+    # The description and the report read the ledger's record, now with the realized figures.
+    with Ledger.open(settings.ledger.url) as ledger:
+        record = ledger.campaign(campaign.record.campaign_id)
+    headline = campaign_headline(
+        record, expected_roi_pct=campaign.expected_roi_pct,
+        expected_full_cost_roi_pct=campaign.expected_full_cost_roi_pct,
+        confidence=settings.measurement.confidence,
+    )  # fmt: skip
+    runs.describe_run(client, run_id, headline.markdown())
+    report = campaign_html(headline, images=images, generated_at=datetime.now(UTC))
+    runs.log_text(client, run_id, report, REPORT_ARTIFACT)
     status = measured.not_measurable
     runs.set_tags(client, run_id, {
         "realized.status": f"not measurable: {status}" if status else "measured",
         "realized.measured_at": datetime.now().isoformat(timespec="seconds"),
         **{f"realized.warning.{name}": text for name, text in measured.warnings.items()},
     })  # fmt: skip
+
+
+def _campaigns(n: float) -> str:
+    return f"{n:.0f} campaign{'' if n == 1 else 's'}"
 
 
 def _report(
@@ -208,13 +228,13 @@ def _report(
     ]
     if "pooled_realized_roi_pct" in across:
         lines.append(
-            f"| ROI pooled over {across['pooled_campaigns']:.0f} campaigns of its policy | "
+            f"| ROI pooled over {_campaigns(across['pooled_campaigns'])} of its policy | "
             f"{across['pooled_realized_roi_pct']:,.0f} % "
             f"({across['pooled_realized_roi_pct_low']:,.0f} % to "
             f"{across['pooled_realized_roi_pct_high']:,.0f} %) |"
         )
     lines.append(
-        f"| cumulative net benefit, {across['campaigns_measured']:.0f} campaigns counted once "
+        f"| cumulative net benefit, {_campaigns(across['campaigns_measured'])} counted once "
         f"| ${across['cumulative_net_benefit']:,.0f} |"
     )
     for text in measured.warnings.values():

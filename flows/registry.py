@@ -198,12 +198,32 @@ def promote(
     if str(aliases.get(CHALLENGER)) == str(version):
         client.delete_registered_model_alias(name, CHALLENGER)
     client.set_registered_model_alias(name, CHAMPION, version)
+    _mark_run_alias(client, name, str(version), CHAMPION)
+    if previous is not None:
+        client.set_model_version_tag(name, previous, "replaced_by", str(version))
+        _mark_run_alias(client, name, previous, f"replaced by v{version}")
     _log_registry_action(
         client, tracking, action="promote",
         tags={"model_name": name, "from_version": previous or "none",
               "to_version": str(version), "reason": reason},
     )  # fmt: skip
     return previous
+
+
+def describe_version(
+    client: MlflowClient, *, name: str, version: str, description: str, tags: dict[str, str]
+) -> None:
+    """A version's description (the registry page shows it) and its decision as tags."""
+    client.update_model_version(name, version, description=description)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def _mark_run_alias(client: MlflowClient, name: str, version: str, alias: str) -> None:
+    """Keep the ``registry_alias`` tag of a version's training run true after a change."""
+    run_id = client.get_model_version(name, version).run_id
+    if run_id:
+        client.set_tag(run_id, "registry_alias", alias)
 
 
 def rollback(client: MlflowClient, tracking: TrackingSettings, *, name: str) -> tuple[str, str]:
@@ -219,6 +239,9 @@ def rollback(client: MlflowClient, tracking: TrackingSettings, *, name: str) -> 
         )
     client.set_registered_model_alias(name, CHAMPION, previous)
     client.set_model_version_tag(name, str(current.version), "rolled_back", "true")
+    client.set_model_version_tag(name, previous, "replaced_by", "")
+    _mark_run_alias(client, name, previous, CHAMPION)
+    _mark_run_alias(client, name, str(current.version), f"rolled back to v{previous}")
     _log_registry_action(
         client, tracking, action="rollback",
         tags={"model_name": name, "from_version": str(current.version), "to_version": previous},

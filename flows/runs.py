@@ -9,6 +9,7 @@ fluent ``log_metric`` would silently open a new run. Every run is opened by
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import socket
@@ -225,6 +226,55 @@ def set_tags(client: MlflowClient, run_id: str, tags: dict[str, str]) -> None:
 def log_text(client: MlflowClient, run_id: str, text: str, path: str) -> None:
     """Keep a text (markdown, CSV, JSON, YAML) as an artifact of the run at ``path``."""
     client.log_text(run_id, text, path)
+
+
+def _colspec_type(dtype: Any) -> str:
+    """MLflow's name for a pandas column type (its schema's ``mlflow_colspec``)."""
+    kind = getattr(dtype, "kind", "O")
+    return {"b": "boolean", "i": "long", "u": "long", "f": "double", "M": "datetime"}.get(
+        kind, "string"
+    )
+
+
+def rename_run(client: MlflowClient, run_id: str, name: str) -> None:
+    """Rename a run once what it made is known (a model version, say), keeping the
+    Prefect flow run's name after it."""
+    flow_run = client.get_run(run_id).data.tags.get("prefect.flow_run_name")
+    client.update_run(run_id, name=f"{name} · {flow_run}" if flow_run else name)
+
+
+def describe_run(client: MlflowClient, run_id: str, markdown: str) -> None:
+    """The run's description, the first thing its MLflow page shows (markdown)."""
+    set_tags(client, run_id, {"mlflow.note.content": markdown})
+
+
+def log_dataset(
+    client: MlflowClient,
+    run_id: str,
+    *,
+    name: str,
+    path: Path,
+    digest: str,
+    context: str,
+    dtypes: pd.Series,
+    n_rows: int,
+) -> None:
+    """Record the table a run read as its input dataset (MLflow's Dataset column):
+    its name, content digest, where it lives, its columns and size."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    colspec = [{"name": str(c), "type": _colspec_type(t)} for c, t in dtypes.items()]
+    dataset = Dataset(
+        name=name,
+        digest=digest,
+        source_type="local",
+        source=json.dumps({"uri": str(Path(path).resolve())}),
+        schema=json.dumps({"mlflow_colspec": colspec}),
+        profile=json.dumps({"num_rows": n_rows}),
+    )
+    client.log_inputs(
+        run_id, datasets=[DatasetInput(dataset, [InputTag("mlflow.data.context", context)])]
+    )
 
 
 def log_files(client: MlflowClient, run_id: str, files: list[Path], folder: str) -> None:

@@ -33,9 +33,22 @@ class _NoTracebackForUserErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], ChurnError):
+            from flows.terminal import remember_user_error
+
+            # The command prints it once; the terminal drops Prefect's copies.
+            remember_user_error(str(record.exc_info[1]))
+            record.churn_user_error = True
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+class _NoCompletedNoise(logging.Filter):
+    """Drop "Finished in state Completed()" of each task: every step logs what it found
+    or decided instead (failures and the flow's own end are kept)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Finished in state Completed()"
 
 
 def configure_runtime() -> None:
@@ -49,6 +62,9 @@ def configure_runtime() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _NoTracebackForUserErrors) for f in logger.filters):
             logger.addFilter(error_filter)
+    tasks = logging.getLogger("prefect.task_runs")
+    if not any(isinstance(f, _NoCompletedNoise) for f in tasks.filters):
+        tasks.addFilter(_NoCompletedNoise())
 
 
 def prefect_api_url() -> str | None:

@@ -19,7 +19,14 @@ from prefect.artifacts import create_markdown_artifact
 
 import roi
 from churn.contact_policy import SKIP_REASONS, ContactRules, policy_label
-from churn.data import Chunk, check_customer_ids, file_digest, load_suppression_list, plan_chunks
+from churn.data import (
+    Chunk,
+    check_customer_ids,
+    file_digest,
+    load_suppression_list,
+    plan_chunks,
+    table_dtypes,
+)
 from churn.errors import ConfigError
 from churn.holdout import TREATMENT
 from churn.layout import CampaignFolder
@@ -34,6 +41,7 @@ from churn.predict import (
     score_file,
     write_campaign_files,
 )
+from churn.report import REPORT_ARTIFACT, campaign_headline, campaign_html, dollars, percent
 from churn.settings import CampaignSettings, Settings
 from churn.urls import masked
 from flows import registry, runs
@@ -61,6 +69,10 @@ def load_champion(settings: Settings) -> registry.Champion:
             "Scoring with LightGBM's own predict, not the compiled trees: %s.",
             champion.compiled_note,
         )
+    get_run_logger().info(
+        "Champion: %s v%s (training run %s), scoring with %s.",
+        champion.name, champion.version, champion.run_id[:8], champion.model.engine,
+    )  # fmt: skip
     return champion
 
 
@@ -68,7 +80,12 @@ def load_champion(settings: Settings) -> registry.Champion:
 def score_customers_file(
     champion: registry.Champion, settings: Settings, campaign_id: str
 ) -> ScoringResult:
-    return score_file(
+    log = get_run_logger()
+
+    def on_chunk(done: int) -> None:
+        log.info("Scored %s customers so far.", f"{done:,}")
+
+    result = score_file(
         champion.model,
         settings.data.scoring_path,
         threshold=settings.campaign.threshold,
@@ -76,7 +93,13 @@ def score_customers_file(
         scores_path=campaign_folder(settings, campaign_id).scores,
         dataset=settings.dataset,
         clv=settings.economics.clv,
+        on_chunk=on_chunk,
     )
+    log.info(
+        "Scored %s customers from %s: %s above %g.", f"{result.n_scored:,}",
+        settings.data.scoring_path, f"{len(result.flagged):,}", settings.campaign.threshold,
+    )  # fmt: skip
+    return result
 
 
 @compute_task
@@ -230,23 +253,31 @@ def write_campaign(
                 c.campaign_id, len(withheld), ", ".join(withheld[:3]),
             )  # fmt: skip
     folder = campaign_folder(settings, c.campaign_id)
-    return write_campaign_files(
+    files = write_campaign_files(
         recorded.decisions, assignment_path=folder.assignment,
         campaign_path=folder.campaign_list, campaign_id=c.campaign_id,
         model_version=c.model_version, scored_at=as_utc(c.scored_at), withheld=withheld,
     )  # fmt: skip
+    get_run_logger().info("Wrote the campaign list %s and its assignment.", files.campaign_path)
+    return files
 
 
 @compute_task
 def compute_expected_roi(recorded: RecordedCampaign, settings: Settings) -> roi.CampaignROI:
     treated = recorded.decisions.loc[recorded.decisions["group"] == TREATMENT]
     e = settings.economics
-    return roi.expected_roi(
+    expected = roi.expected_roi(
         treated["churn_probability"].to_numpy(),
         save_rate=e.save_rate,
         clv=treated["customer_value"].to_numpy(),
         cost_per_contact=e.cost_per_contact,
     )
+    get_run_logger().info(
+        "Expected: %s customers kept, net benefit %s, ROI %s (campaign cost only).",
+        f"{expected.customers_saved:,.0f}", dollars(expected.net_benefit),
+        percent(expected.roi_pct),
+    )  # fmt: skip
+    return expected
 
 
 @write_task
@@ -261,6 +292,7 @@ def log_scoring(
 ) -> dict[str, Any]:
     campaign = recorded.campaign
     client = runs.client_for(settings.tracking)
+    digest = file_digest(settings.data.scoring_path)
     with runs.open_run(
         client,
         settings.tracking,
@@ -276,7 +308,7 @@ def log_scoring(
             "scoring.engine": champion.model.engine,
             "scoring.engine_note": champion.compiled_note or "compiled trees",
             "data.path": str(settings.data.scoring_path),
-            "dataset_digest": file_digest(settings.data.scoring_path),
+            "dataset_digest": digest,
             "ledger.url": masked(settings.ledger.url),
             "ledger.campaign": "as recorded earlier" if recorded.existed else "recorded now",
         },
@@ -328,6 +360,19 @@ def log_scoring(
                 client, run_id, {"expected_roi_pct": "not measurable: no customer contacted"}
             )
         runs.log_files(client, run_id, [files.campaign_path, files.assignment_path], "campaign")
+        path = settings.data.scoring_path
+        runs.log_dataset(
+            client, run_id, name=f"{settings.dataset.name}: {path.name}", path=path,
+            digest=digest, context="scoring", dtypes=table_dtypes(path), n_rows=result.n_scored,
+        )  # fmt: skip
+        headline = campaign_headline(
+            campaign, expected_roi_pct=expected.roi_pct, expected_full_cost_roi_pct=full.roi_pct,
+            confidence=settings.measurement.confidence,
+        )  # fmt: skip
+        runs.describe_run(client, run_id, headline.markdown())
+        report = campaign_html(headline, images={}, generated_at=datetime.now(UTC))
+        runs.log_text(client, run_id, report, REPORT_ARTIFACT)
+    get_run_logger().info("Logged the campaign to MLflow run %s.", run_id)
     return {"mlflow_run_id": run_id, **metrics}
 
 

@@ -31,6 +31,7 @@ from churn.features import FeatureSpec
 from churn.model import ChurnModel
 from churn.plots import training_plots
 from churn.promotion import PromotionDecision
+from churn.report import dollars, percent, training_description
 from churn.settings import Settings
 from churn.train import Split, Trees, calibrate, cross_validate, fit_trees, split_customers
 from flows import registry, runs, sidecar
@@ -50,21 +51,35 @@ def load_training_data(settings: Settings) -> pd.DataFrame:
             "(list them under dataset.drop to silence this).",
             path, ", ".join(ignored), settings.dataset.name,
         )  # fmt: skip
+    get_run_logger().info(
+        "Read %s labelled customers (%.1f %% churned) from %s.",
+        f"{len(customers):,}", 100 * customers[LABEL_COLUMN].mean(), path,
+    )  # fmt: skip
     return customers
 
 
 @compute_task
 def split_data(customers: pd.DataFrame, settings: Settings) -> Split:
     m = settings.model
-    return split_customers(
+    split = split_customers(
         customers, test_size=m.test_size, validation_size=m.validation_size, seed=m.seed
     )
+    get_run_logger().info(
+        "Split %s customers: %s to train, %s to stop early and calibrate, %s to test.",
+        *(f"{n:,}" for n in (len(customers), len(split.train), len(split.validation),
+                              len(split.test))),
+    )  # fmt: skip
+    return split
 
 
 @compute_task
 def boost_trees(split: Split, settings: Settings) -> Trees:
     spec = FeatureSpec.from_dataset(settings.dataset)
-    return fit_trees(split.train, split.validation, params=settings.model, spec=spec)
+    trees = fit_trees(split.train, split.validation, params=settings.model, spec=spec)
+    get_run_logger().info(
+        "Boosted %d trees; early stopping kept %d.", trees.boosting_rounds, trees.best_iteration
+    )
+    return trees
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,7 @@ def compile_trees(trees: Trees, run_id: str, settings: Settings) -> Compiling:
     except Exception as exc:  # a compiler failure must not lose the trained model
         note = f"compiling failed: {type(exc).__name__}: {exc}"
     else:
+        get_run_logger().info("Compiled the trees to machine code for scoring.")
         return Compiling(trees=compiled)
     get_run_logger().warning("Trees not compiled: %s; LightGBM scores instead.", note)
     return Compiling(note=note)
@@ -126,19 +142,36 @@ def cross_validation(customers: pd.DataFrame, settings: Settings) -> dict[str, f
     if folds == 0:
         return {}
     spec = FeatureSpec.from_dataset(settings.dataset)
-    return cross_validate(customers, params=settings.model, spec=spec, folds=folds)
+    log = get_run_logger()
+
+    def on_fold(fold: int, folds: int, auc: float) -> None:
+        log.info("Cross-validation fold %d of %d: AUC %.4f.", fold, folds, auc)
+
+    return cross_validate(customers, params=settings.model, spec=spec, folds=folds, on_fold=on_fold)
 
 
 @compute_task
 def evaluate(
     model: ChurnModel, split: Split, baseline_score: np.ndarray, settings: Settings
 ) -> Evaluation:
-    return evaluate_model(model, split.test, baseline_score, settings)
+    evaluation = evaluate_model(model, split.test, baseline_score, settings)
+    m = evaluation.metrics
+    get_run_logger().info(
+        "Test AUC %.4f (logistic baseline %.4f), PR AUC %.4f; %d test customers above %g.",
+        m["auc"], m["baseline_auc"], m["pr_auc"], m["n_flagged"], settings.campaign.threshold,
+    )  # fmt: skip
+    return evaluation
 
 
 @compute_task
 def backtest(evaluation: Evaluation, settings: Settings) -> Backtest:
-    return backtest_model(evaluation, settings)
+    tested = backtest_model(evaluation, settings)
+    c = tested.campaign
+    get_run_logger().info(
+        "Backtest on the test split: %s contacted, net benefit %s, ROI %s.",
+        f"{c.n_targeted:,}", dollars(c.net_benefit), percent(c.roi_pct),
+    )  # fmt: skip
+    return tested
 
 
 @compute_task
@@ -252,9 +285,14 @@ def log_model_card(
 @write_task
 def register(run_id: str, model_uri: str, settings: Settings) -> registry.Registration:
     client = runs.client_for(settings.tracking)
-    return registry.register_model(
+    registration = registry.register_model(
         client, model_uri, name=settings.model.registered_name, run_id=run_id
     )
+    get_run_logger().info(
+        "Registered %s v%s as %s.",
+        registration.name, registration.version, registration.aliases[0],
+    )  # fmt: skip
+    return registration
 
 
 @write_task
@@ -282,6 +320,7 @@ def challenge_champion(
         "promotion.reason": decision.reason,
         "promotion.champion_version": champion.version,
     })  # fmt: skip
+    get_run_logger().info("Against champion v%s: %s.", champion.version, decision.reason)
     return decision
 
 
@@ -300,9 +339,48 @@ def promote(
             client, settings.tracking, name=registration.name, version=registration.version,
             reason=decision.reason,
         )  # fmt: skip
-        runs.set_tags(client, run_id, {"registry_alias": registry.CHAMPION})
         alias = registry.CHAMPION
     return alias
+
+
+@write_task
+def describe_training(
+    run_id: str,
+    settings: Settings,
+    customers: pd.DataFrame,
+    registration: registry.Registration,
+    alias: str,
+    metrics: dict[str, float],
+    backtest: Backtest,
+    decision: PromotionDecision | None,
+) -> str:
+    """The run's and the version's description (the answer in words), the decision as
+    the version's tags, and the training table as the run's input dataset."""
+    client = runs.client_for(settings.tracking)
+    if decision is not None:
+        metrics = metrics | {"champion_auc": decision.champion_auc}
+    text = training_description(
+        model_name=registration.name, version=registration.version, alias=alias,
+        metrics=metrics, backtest_net_benefit=backtest.campaign.net_benefit,
+        backtest_roi_pct=backtest.campaign.roi_pct,
+        decision=None if decision is None else decision.reason,
+    )  # fmt: skip
+    runs.describe_run(client, run_id, text)
+    runs.rename_run(client, run_id, f"train v{registration.version} {datetime.now(UTC):%Y-%m-%d}")
+    outcome = "first model" if decision is None else "promoted" if decision.promote else "kept"
+    registry.describe_version(
+        client, name=registration.name, version=registration.version, description=text,
+        tags={"promotion.decision": outcome,
+              "promotion.reason": "the first model" if decision is None else decision.reason,
+              "identical_to_champion": str(decision is not None and decision.identical).lower()},
+    )  # fmt: skip
+    path = settings.data.training_path
+    runs.log_dataset(
+        client, run_id, name=f"{settings.dataset.name}: {path.name}", path=path,
+        digest=file_digest(path), context="training", dtypes=customers.dtypes,
+        n_rows=len(customers),
+    )  # fmt: skip
+    return text
 
 
 def _summary_markdown(result: dict[str, Any]) -> str:
@@ -373,6 +451,8 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         alias = promote(run_id, registration, decision, settings)
         log_model_card(run_id, settings, customers, split, model, metrics, tested,
                        registration, alias)  # fmt: skip
+        describe_training(run_id, settings, customers, registration, alias, metrics, tested,
+                          decision)  # fmt: skip
         # The run's own compute time, charged to campaigns in the full-cost ROI.
         runs.log_metrics(client, run_id, {"compute_seconds": time.perf_counter() - started})
     result = {

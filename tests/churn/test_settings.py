@@ -70,3 +70,60 @@ def test_inherited_constraints_on_another_dataset_say_how_to_clear_them(tmp_path
         ConfigError, match=r"clear them with `model: \{monotone_constraints: \{\}\}`"
     ):
         load_settings(tmp_path / "gym.yaml", environ={})
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        pytest.param(
+            "campaing:\n  threshold: 0.5\n",
+            r"campaing: unknown key — did you mean 'campaign'\? \(valid keys: campaign, ",
+            id="top-level",
+        ),
+        pytest.param(
+            "extend: default.yaml\n",
+            r"extend: unknown key — did you mean 'extends'\?",
+            id="extends",
+        ),
+        pytest.param(
+            "campaign:\n  treshold: 0.5\n",
+            r"campaign\.treshold: unknown key — did you mean 'threshold'\? \(valid keys: "
+            r"chunk_size, control_share, dask_address, dask_workers, output_dir, runner, "
+            r"threshold\)",
+            id="nested",
+        ),
+        pytest.param(
+            "economics:\n  CLV: 1000\n",
+            r"economics\.CLV: unknown key — did you mean 'clv'\?",
+            id="case-only",
+        ),
+        pytest.param(
+            "dataset:\n  numeric:\n    tenure_months: {min: 0, integr: true}\n",
+            r"dataset\.numeric\.tenure_months\.integr: unknown key — did you mean 'integer'\? "
+            r"\(valid keys: aliases, fill, integer, max, min, missing, nullable\)",
+            id="dataset-column",
+        ),
+        pytest.param(
+            "dataset:\n  customer_value: {revenue_column: monthly_revenue, lifetime_month: 24}\n",
+            r"dataset\.customer_value\.lifetime_month: unknown key — did you mean "
+            r"'lifetime_months'\?",
+            id="dataset-optional-section",
+        ),
+    ],
+)
+def test_a_misspelled_key_is_answered_with_the_closest_valid_one(
+    tmp_path: Path, yaml_text: str, message: str
+) -> None:
+    (tmp_path / "mine.yaml").write_text(yaml_text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(tmp_path / "mine.yaml", environ={})
+
+
+def test_a_key_with_no_close_match_lists_the_valid_keys(tmp_path: Path) -> None:
+    (tmp_path / "mine.yaml").write_text("campaign:\n  colour: red\n")
+    with pytest.raises(
+        ConfigError,
+        match=r"invalid: campaign\.colour: unknown key \(valid keys: chunk_size, control_share, "
+        r"dask_address, dask_workers, output_dir, runner, threshold\)\.$",
+    ):
+        load_settings(tmp_path / "mine.yaml", environ={})

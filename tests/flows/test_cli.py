@@ -16,10 +16,14 @@ import yaml
 CHURN = str(Path(sys.executable).with_name("churn"))
 
 
-def churn(*args: str, cwd: Path, api_url: str | None = None) -> subprocess.CompletedProcess[str]:
+def churn(
+    *args: str, cwd: Path, api_url: str | None = None, columns: int | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_"))}
     if api_url:
         env["PREFECT_API_URL"] = api_url
+    if columns:
+        env["COLUMNS"] = str(columns)
     return subprocess.run(
         [CHURN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
@@ -64,7 +68,9 @@ def synthetic_config(root: Path, *, customers: int, tracking_uri: str | None = N
 def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert "error: " in result.stderr
+    # One line says it, once: Prefect's copies of the error are not shown.
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.stderr.count(line[len("error: ") :][:60]) == 1, result.stderr
     for fragment in fragments:
         assert fragment in result.stderr, result.stderr
 
@@ -134,6 +140,33 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     assert_user_error(
         churn("run", "--config", "missing.yaml", cwd=tmp_path), "missing.yaml does not exist"
     )
+
+
+@pytest.mark.slow
+def test_run_ends_with_a_one_screen_summary(prefect_backend: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "extends": str(Path(__file__).resolve().parents[2] / "configs" / "default.yaml"),
+        "data": {"customers": 3000, "training_path": str(tmp_path / "data" / "customers.parquet"),
+                 "scoring_path": str(tmp_path / "data" / "current.parquet"),
+                 "truth_path": str(tmp_path / "data" / "truth.parquet")},
+        "model": {"cv_folds": 0},
+        "campaign": {"output_dir": str(tmp_path / "outputs")},
+        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+                     "artifact_dir": str(tmp_path / "art")},
+        "ledger": {"url": f"sqlite:///{tmp_path / 'ledger.db'}"},
+    }))  # fmt: skip
+    result = churn("run", "--config", str(config), cwd=tmp_path, api_url=prefect_backend)
+    assert result.returncode == 0, result.stderr
+    shown = (result.stdout + result.stderr).splitlines()
+    # Fits one screen, says what happened in dollars, and where to look next.
+    assert len(shown) <= 30, "\n".join(shown)
+    assert "Finished in state" not in result.stderr and "Downloading artifacts" not in result.stderr
+    for words in ("model      churn-model v1, champion", "to contact", "held out",
+                  "expected   net benefit $", "realized   net benefit $", "95 % intervals",
+                  "Next: `make ui`"):  # fmt: skip
+        assert words in result.stdout, result.stdout
+    assert "{" not in result.stdout  # no raw dictionary
 
 
 @pytest.mark.slow
@@ -266,6 +299,13 @@ def test_train_score_then_bad_scoring_file_keeps_the_previous_campaign(
     (row,) = json.loads(listed.stdout)
     assert (row["campaign_id"], row["model_version"]) == ("c1", "1")
     assert row["realized_roi_pct"] == -100
+    # On a narrow terminal the table leaves columns out rather than cutting numbers.
+    narrow = churn("runs", "--kind", "scoring", "--config", str(config), cwd=tmp_path, columns=72)
+    assert narrow.returncode == 0, narrow.stderr
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 72
+    assert "left out to fit: " in narrow.stdout
+    low, high = row["realized_roi_pct_low"], row["realized_roi_pct_high"]
+    assert f"-100 ({low:,.0f} to {high:,.0f})" in narrow.stdout, narrow.stdout
     nothing_before = churn("rollback", "--config", str(config), cwd=tmp_path)
     assert_user_error(nothing_before, "replaced no earlier champion")
     missing = churn("promote", "7", "--config", str(config), cwd=tmp_path)

@@ -28,7 +28,7 @@ def test_ctrl_c_stops_training_at_once_and_the_open_run_is_failed(
     if backend == "server":  # Prefect is told the flow run crashed; the run ends FAILED
         env["PREFECT_API_URL"] = request.getfixturevalue("prefect_backend")
     command = subprocess.Popen(
-        [CHURN, "retrain", "--config", str(config)], cwd=tmp_path, env=env,
+        [CHURN, "--verbose", "retrain", "--config", str(config)], cwd=tmp_path, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     lines: list[str] = []
