@@ -74,6 +74,7 @@ BASES: dict[str, tuple[str, str]] = {
     ),
     "payback_month": ("months", "month the cumulative net benefit turns positive"),
     "auc_customers": ("customers", "customers the realized AUC was measured on"),
+    "best_cv_auc": ("0-1", "best cross-validated AUC of a parameter search (churn tune)"),
     "psi_max": ("PSI", "largest feature drift (population stability index) of the scoring"),
 }
 

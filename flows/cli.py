@@ -36,7 +36,11 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="YAML config file (default: configs/default.yaml)."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")]
+# A flag takes no value: typer would show "<bool>" beside it.
+FLAG = " "
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the whole result as JSON.", metavar=FLAG)
+]
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
 
@@ -55,7 +59,10 @@ def _common(
     verbose: Annotated[
         bool,
         typer.Option(
-            "--verbose", "-v", help="Show every step's log line (Prefect, MLflow) as it runs."
+            "--verbose",
+            "-v",
+            metavar=FLAG,
+            help="Show every step's log line (Prefect, MLflow) as it runs.",
         ),
     ] = False,
 ) -> None:
@@ -299,7 +306,9 @@ def data_outcomes(
 def runs(
     kind: Annotated[str, typer.Option(help="training or scoring")] = "training",
     last: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 10,
-    wide: Annotated[bool, typer.Option("--wide", help="More columns (status, data, …).")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", metavar=FLAG, help="More columns (status, data, …).")
+    ] = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -14,6 +14,8 @@ from churn.settings import Settings
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # Without it the temporary server prints a telemetry banner on a terminal.
+    "DO_NOT_TRACK": "1",
 }
 
 

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from rich.markup import escape
+
 from churn.report import dollars, interval, percent
 
 # A user error's text, once Prefect has logged it: its later copies are dropped.
@@ -69,9 +71,10 @@ class OnceOnTheTerminal(logging.Filter):
 class ProgressLine(logging.Handler):
     """The latest step, on one line of a terminal that is rewritten in place."""
 
-    def __init__(self, status: Any) -> None:
+    def __init__(self, status: Any, width: int = 110) -> None:
         super().__init__(level=logging.INFO)
         self.status = status
+        self.width = width  # one line: the spinner and the text within the terminal
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage().splitlines()[0] if record.getMessage() else ""
@@ -79,7 +82,9 @@ class ProgressLine(logging.Handler):
             message = "Starting Prefect's temporary server (10-25 s; `make serve` keeps one)"
         if not message or "Finished in state" in message:
             return
-        self.status.update(f"[dim]{message[:110]}[/dim]")
+        if len(message) > self.width:
+            message = message[: self.width - 1] + "…"
+        self.status.update(f"[dim]{escape(message)}[/dim]")
 
 
 def _console_handlers() -> list[logging.Handler]:
@@ -99,8 +104,9 @@ def terminal(*, as_json: bool) -> Iterator[None]:
         return
     from rich.console import Console
 
-    with Console(stderr=True).status("Starting…", spinner="dots") as status:
-        progress = ProgressLine(status)
+    console = Console(stderr=True)
+    with console.status("Starting…", spinner="dots") as status:
+        progress = ProgressLine(status, width=max(20, console.width - 4))
         root = logging.getLogger()
         root.addHandler(progress)
         try:

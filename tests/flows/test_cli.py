@@ -80,6 +80,11 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("run", "retrain", "score", "serve", "ui", "data"):
         assert command in result.stdout
+    # Flags read as flags, not as options that take a value.
+    flags = churn("runs", "--help", cwd=tmp_path).stdout.splitlines()
+    for flag in ("--json", "--wide"):
+        (line,) = [line for line in flags if f"{flag} " in line]
+        assert "<bool>" not in line, line
 
 
 def test_the_command_line_starts_without_heavy_libraries(tmp_path: Path) -> None:

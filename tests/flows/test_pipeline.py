@@ -48,8 +48,9 @@ def _pipeline_end_to_end(tmp_path: Path, stack: ExitStack) -> None:
     client = _client(settings)
     # The MLflow UI opens both experiments on their runs, not on its GenAI traces page.
     for name in (settings.tracking.training_experiment, settings.tracking.scoring_experiment):
-        kind = client.get_experiment_by_name(name).tags.get("mlflow.experimentKind")
-        assert kind == "custom_model_development", name
+        tags = client.get_experiment_by_name(name).tags
+        assert tags.get("mlflow.experimentKind") == "custom_model_development", name
+        assert tags["mlflow.note.content"].startswith("One run per "), name  # described
 
     # One training run holds both model quality and money.
     (train_run,) = _runs(client, settings.tracking.training_experiment)
