@@ -51,6 +51,38 @@ class Backtest:
     curve: pd.DataFrame
     gains: pd.DataFrame
 
+    def threshold_advice(self, threshold: float) -> str | None:
+        """What to do when the configured threshold contacts nobody, or loses money
+        where another threshold would make some (None when neither).
+
+        Examples:
+            >>> curve = pd.DataFrame({"threshold": [0.1], "net_benefit": [1.0]})
+            >>> b = Backtest(roi.CampaignROI(0, 0.0, 0.0, 0.0, 0.0, None),
+            ...              {"best_threshold": 0.08, "best_threshold_net_benefit": 41_500.0},
+            ...              curve, curve)
+            >>> b.threshold_advice(0.7)[:63]
+            'No test customer scores above the 0.7 threshold: a campaign at '
+        """
+        best = self.metrics.get("best_threshold")
+        best_net = self.metrics.get("best_threshold_net_benefit", 0.0)
+        if best is None or best_net <= 0:
+            return None
+        fix = (
+            f"the test split's most net benefit is at {best:.2f} (${best_net:,.0f}); "
+            f"to act on it, set `campaign: {{threshold: {best:.2f}}}` in the config"
+        )
+        if self.campaign.n_targeted == 0:
+            return (
+                f"No test customer scores above the {threshold:g} threshold: a campaign at "
+                f"it would contact nobody and its ROI cannot be measured; {fix}"
+            )
+        if self.campaign.net_benefit <= 0:
+            return (
+                f"At the {threshold:g} threshold the backtest loses "
+                f"${-self.campaign.net_benefit:,.0f}; {fix}"
+            )
+        return None
+
 
 @dataclass(frozen=True)
 class Challenge:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from churn.data import load_outcomes
@@ -187,6 +187,7 @@ def log_realized(
     runs.describe_run(client, run_id, headline.markdown())
     report = campaign_html(headline, images=images, generated_at=datetime.now(UTC))
     runs.log_text(client, run_id, report, REPORT_ARTIFACT)
+    get_run_logger().info("%s", headline.title)
     status = measured.not_measurable
     runs.set_tags(client, run_id, {
         "realized.status": f"not measurable: {status}" if status else "measured",

@@ -167,10 +167,13 @@ def evaluate(
 def backtest(evaluation: Evaluation, settings: Settings) -> Backtest:
     tested = backtest_model(evaluation, settings)
     c = tested.campaign
-    get_run_logger().info(
+    log = get_run_logger()
+    log.info(
         "Backtest on the test split: %s contacted, net benefit %s, ROI %s.",
         f"{c.n_targeted:,}", dollars(c.net_benefit), percent(c.roi_pct),
     )  # fmt: skip
+    if advice := tested.threshold_advice(settings.campaign.threshold):
+        log.warning("%s.", advice)
     return tested
 
 
@@ -365,6 +368,8 @@ def describe_training(
         backtest_roi_pct=backtest.campaign.roi_pct,
         decision=None if decision is None else decision.reason,
     )  # fmt: skip
+    if advice := backtest.threshold_advice(settings.campaign.threshold):
+        text += f"\n\n**Threshold:** {advice}."
     runs.describe_run(client, run_id, text)
     runs.rename_run(client, run_id, f"train v{registration.version} {datetime.now(UTC):%Y-%m-%d}")
     outcome = "first model" if decision is None else "promoted" if decision.promote else "kept"

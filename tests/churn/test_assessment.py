@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import roi
@@ -91,3 +92,26 @@ def test_a_champion_on_shuffled_labels_loses_the_challenge(
     itself = challenge(model, split.test, evaluation, tested, SETTINGS)
     assert itself.metrics["champion_auc"] == evaluation.metrics["auc"]
     assert itself.metrics["champion_net_benefit"] == tested.campaign.net_benefit
+
+
+@pytest.mark.parametrize(
+    ("n_targeted", "net_benefit", "best_net", "advice"),
+    [
+        (0, 0.0, 41_500.0, "No test customer scores above the 0.7 threshold: a campaign at it "
+         "would contact nobody and its ROI cannot be measured; the test split's most net "
+         "benefit is at 0.08 ($41,500); to act on it, set `campaign: {threshold: 0.08}` in "
+         "the config"),
+        (40, -2_000.0, 41_500.0, "At the 0.7 threshold the backtest loses $2,000; the test "
+         "split's most net benefit is at 0.08 ($41,500); to act on it, set "
+         "`campaign: {threshold: 0.08}` in the config"),
+        (40, 9_000.0, 41_500.0, None),  # it pays at 0.7: the mission's threshold stands
+        (0, 0.0, -10.0, None),  # no threshold pays: nothing to advise
+    ],
+)  # fmt: skip
+def test_threshold_advice_only_when_the_threshold_contacts_nobody_or_loses(
+    n_targeted: int, net_benefit: float, best_net: float, advice: str | None
+) -> None:
+    frame = pd.DataFrame({"threshold": [0.5]})
+    campaign = roi.CampaignROI(n_targeted, 0.0, 0.0, 0.0, net_benefit, None)
+    metrics = {"best_threshold": 0.08, "best_threshold_net_benefit": best_net}
+    assert Backtest(campaign, metrics, frame, frame).threshold_advice(0.7) == advice
