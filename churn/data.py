@@ -82,13 +82,18 @@ def _read_error(path: Path, exc: Exception) -> InputError:
     )
 
 
-def _text_columns(dataset: DatasetSettings | None) -> dict[str, type]:
-    """Columns a CSV reader must keep as text: ids and categories ("007" is not 7)."""
+def _text_columns(dataset: DatasetSettings | None, path: Path | None = None) -> dict[str, type]:
+    """Columns a CSV reader must keep as text: ids and categories ("007" is not 7), under
+    their declared names and, given the file, as its header spells them (``CustomerID``
+    for a declared ``customerID``: columns match whatever their case)."""
     if dataset is None:
         return {ID_COLUMN: str}
     names = [ID_COLUMN, dataset.id.column, *dataset.id.aliases]
     for name, category in dataset.categorical.items():
         names += [name, *category.aliases]
+    if path is not None:
+        folded = {n.strip().casefold() for n in names}
+        names += [c for c in table_columns(path) if c.strip().casefold() in folded]
     return dict.fromkeys(names, str)
 
 
@@ -102,7 +107,7 @@ def read_table(
     try:
         if fmt == "parquet":
             return pd.read_parquet(path, columns=columns)
-        return pd.read_csv(path, usecols=columns, dtype=_text_columns(dataset))
+        return pd.read_csv(path, usecols=columns, dtype=_text_columns(dataset, path))
     except Exception as exc:  # pyarrow and the CSV parser raise many types for bad bytes
         raise _read_error(path, exc) from None
 
@@ -292,7 +297,7 @@ def iter_customer_batches(
                 for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size)
             )
         else:
-            batches = pd.read_csv(path, chunksize=chunk_size, dtype=_text_columns(dataset))
+            batches = pd.read_csv(path, chunksize=chunk_size, dtype=_text_columns(dataset, path))
         for frame in batches:
             frame.index = pd.RangeIndex(len(frame))
             yield validate_customers(
@@ -391,7 +396,7 @@ def read_chunk(
                 path,
                 skiprows=range(1, chunk.start + 1),
                 nrows=chunk.stop - chunk.start,
-                dtype=_text_columns(dataset),
+                dtype=_text_columns(dataset, path),
             )
     except Exception as exc:
         raise _read_error(path, exc) from None

@@ -218,14 +218,34 @@ def value_keys(values: pd.Series) -> pd.Series:
 
 
 def _find(found: list[str], names: list[str]) -> str | None:
-    return next((n for n in names if n in found), None)
+    """The file's column for a declared one: a name as declared, else the one column that
+    differs from a declared name only in case or surrounding spaces (exports disagree on
+    ``Churn`` and ``churn``); two such columns match neither.
+
+    Examples:
+        >>> _find(["customerID", " Churn "], ["churn"]), _find(["Churn", "CHURN"], ["churn"])
+        (' Churn ', None)
+    """
+    exact = next((n for n in names if n in found), None)
+    if exact is not None:
+        return exact
+    for name in names:
+        loose = [c for c in found if c.strip().casefold() == name.strip().casefold()]
+        if len(loose) == 1:
+            return loose[0]
+    return None
 
 
 def missing_columns_error(source: str | Path, missing: list[str], found: list[str]) -> InputError:
     parts = []
     for column in missing:
         close = difflib.get_close_matches(column, found, n=1, cutoff=0.75)
-        hint = f" (is '{close[0]}' a misspelling of it?)" if close else ""
+        hint = (
+            f" (is '{close[0]}' a misspelling of it? If it is the same column under another "
+            f"name, declare that name in the column's `aliases: ['{close[0]}']`)"
+            if close
+            else ""
+        )
         parts.append(f"'{column}'{hint}")
     return InputError(
         f"{source}: missing required column{'s' if len(missing) > 1 else ''} "
@@ -401,7 +421,8 @@ def undeclared_columns(found: list[str], dataset: DatasetSettings) -> list[str]:
     known = {n for names in dataset.aliases().values() for n in names}
     known |= {dataset.id.column, *dataset.id.aliases, dataset.target.column}
     known |= {*dataset.target.aliases, *dataset.drop}
-    return [str(c) for c in found if str(c) not in known]
+    folded = {n.strip().casefold() for n in known}
+    return [str(c) for c in found if str(c).strip().casefold() not in folded]
 
 
 def prepare_outcomes(

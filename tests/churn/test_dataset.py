@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from churn.data import check_customer_ids, iter_customer_batches, load_customers
-from churn.dataset import DatasetSettings, customer_values
+from churn.dataset import DatasetSettings, customer_values, undeclared_columns
 from churn.errors import ConfigError, InputError
 from churn.settings import load_settings
 
@@ -72,6 +72,44 @@ def test_a_yaml_declaration_prepares_a_differently_shaped_csv(tmp_path: Path) ->
     assert table["membership"].tolist() == ["flex", "flex", "annual", "flex"]
     assert "notes" not in table
     assert customer_values(table, dataset, clv=999).tolist() == [360.0, 540.0, 360.0, 720.0]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_columns_match_whatever_their_case_and_spaces(tmp_path: Path, suffix: str) -> None:
+    dataset = _gym_config(tmp_path)
+    rows = _gym_rows().rename(
+        columns={"member_no": "Member_No", "left_club": " LEFT_CLUB", "membership": "Membership"}
+    )
+    path = tmp_path / f"gym{suffix}"
+    rows.to_csv(path, index=False) if suffix == ".csv" else rows.to_parquet(path)
+    assert check_customer_ids(path, labelled=True, dataset=dataset) == 4
+    table = load_customers(path, labelled=True, dataset=dataset)
+    assert table["customer_id"].tolist() == ["007", "008", "009", "010"]  # still text
+    assert table["churned"].tolist() == [1, 0, 0, 1]
+    assert table["membership"].tolist() == ["flex", "flex", "annual", "flex"]
+    assert undeclared_columns(list(rows.columns), dataset) == []
+
+
+def test_two_columns_differing_only_in_case_match_neither(tmp_path: Path) -> None:
+    dataset = _gym_config(tmp_path)
+    path = tmp_path / "gym.csv"
+    _gym_rows().assign(MEMBERSHIP=["flex"] * 4, Membership=["annual"] * 4).drop(
+        columns=["membership"]
+    ).to_csv(path, index=False)
+    with pytest.raises(InputError, match="missing required column 'membership'"):
+        load_customers(path, labelled=True, dataset=dataset)
+
+
+def test_a_misspelled_column_is_answered_with_the_aliases_that_would_fix_it(
+    tmp_path: Path,
+) -> None:
+    dataset = _gym_config(tmp_path)
+    path = tmp_path / "gym.csv"
+    _gym_rows().rename(columns={"snapshot": "snap_shot"}).to_csv(path, index=False)
+    with pytest.raises(
+        InputError, match=r"declare that name in the column's `aliases: \['snap_shot'\]`"
+    ):
+        load_customers(path, labelled=True, dataset=dataset)
 
 
 @pytest.mark.parametrize(
