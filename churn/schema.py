@@ -114,12 +114,50 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text):,} characters)"
 
 
+def yaml_fix(column: str, check: str, dataset: DatasetSettings) -> str | None:
+    """The declaration that would accept what a check refused, for the error to show.
+
+    Examples:
+        >>> yaml_fix("tenure_months", "not_nullable", DatasetSettings())
+        'if an empty tenure_months means unknown, add `nullable: true` to dataset.numeric.tenure_months (and `fill: 0` to read it as 0)'
+        >>> yaml_fix("plan", "isin(['basic', 'plus', 'premium'])", DatasetSettings())[:46]
+        "to accept it, add it to the column's `levels` "
+    """  # noqa: E501
+    if column in dataset.numeric:
+        if check.startswith("not_nullable"):
+            return (
+                f"if an empty {column} means unknown, add `nullable: true` to "
+                f"dataset.numeric.{column} (and `fill: 0` to read it as 0)"
+            )
+        if check.startswith("coerce_dtype"):
+            return (
+                "if empty cells or a text such as 'n/a' mean unknown, add `nullable: true` and "
+                f"`missing: ['n/a']` (the file's own text) to dataset.numeric.{column} (and "
+                "`fill: 0` to read them as 0)"
+            )
+        if check.startswith(("greater_than", "less_than", "in_range")):
+            return f"if these values are right, widen `min`/`max` under dataset.numeric.{column}"
+    if column in dataset.categorical:
+        if check.startswith("isin"):
+            return (
+                "to accept it, add it to the column's `levels` (or map it to a level with "
+                f"`replace`) under dataset.categorical.{column}"
+            )
+        if check.startswith("not_nullable"):
+            return (
+                f"if empty means unknown, declare `nullable: true` under "
+                f"dataset.categorical.{column}"
+            )
+    return None
+
+
 def _describe_failures(
     source: str,
     frame: pd.DataFrame,
     failures: pd.DataFrame,
     row_offset: int,
     names: dict[str, str] | None = None,
+    dataset: DatasetSettings | None = None,
 ) -> str:
     # A value that cannot be coerced also fails the dtype and value checks; report it once.
     coerce_failed = set(
@@ -148,9 +186,11 @@ def _describe_failures(
         shown_name = (names or {}).get(column, column) if isinstance(column, str) else column
         where = f"column '{shown_name}'" if isinstance(column, str) else "table"
         count = len(index) if len(index) else len(group)
+        fix = yaml_fix(column, check, dataset) if dataset and isinstance(column, str) else None
         lines.append(
             f"{where} fails {what} in {count} row{'s' if count != 1 else ''}"
             + (f" (e.g. {'; '.join(examples)})" if examples else "")
+            + (f" — {fix}" if fix else "")
         )
     return f"{source}: " + "; ".join(lines) + "."
 
@@ -194,6 +234,7 @@ def validate_customers(
         source=source,
         row_offset=row_offset,
         names=prepared.attrs.pop("source_columns", None),
+        dataset=dataset,
     )
 
 
@@ -223,6 +264,7 @@ def _validate(
     source: str,
     row_offset: int,
     names: dict[str, str] | None = None,
+    dataset: DatasetSettings | None = None,
 ) -> pd.DataFrame:
     import pandera.errors
 
@@ -230,7 +272,7 @@ def _validate(
         validated: pd.DataFrame = schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         raise InputError(
-            _describe_failures(source, frame, exc.failure_cases, row_offset, names)
+            _describe_failures(source, frame, exc.failure_cases, row_offset, names, dataset)
             + " Nothing was written; fix the file and run again."
         ) from None
     return validated

@@ -201,3 +201,30 @@ def test_outcomes_may_come_in_the_datasets_own_columns(tmp_path: Path) -> None:
     pd.DataFrame({"member_no": ["007"], "left_club": ["gone"]}).to_csv(own, index=False)
     with pytest.raises(InputError, match=r"column 'left_club' has 1 value .*'gone'"):
         load_outcomes(own, dataset=dataset)
+
+
+def test_each_data_error_says_which_declaration_would_accept_it(tmp_path: Path) -> None:
+    dataset = _gym_config(tmp_path)
+    path = tmp_path / "gym.csv"
+    rows = _gym_rows().assign(
+        monthly_fee_eur=[30.0, None, 30.0, 60.0], membership=["flex", "gold", "annual", "flex"]
+    )
+    rows.to_csv(path, index=False)
+    with pytest.raises(InputError) as error:
+        load_customers(path, labelled=True, dataset=dataset)
+    message = str(error.value)
+    assert "row 2, customer_id '008': empty) — if an empty fee means unknown, add " in message
+    assert "`nullable: true` to dataset.numeric.fee (and `fill: 0`" in message
+    assert "'gold') — to accept it, add it to the column's `levels`" in message
+    assert "under dataset.categorical.membership" in message
+    # Done as it says, the same file reads.
+    fee = dataset.numeric["fee"].model_copy(update={"nullable": True, "fill": 0})
+    membership = dataset.categorical["membership"]
+    membership = membership.model_copy(update={"levels": [*membership.levels, "gold"]})
+    fixed = dataset.model_copy(
+        update={"numeric": {**dataset.numeric, "fee": fee},
+                "categorical": {**dataset.categorical, "membership": membership}}
+    )  # fmt: skip
+    table = load_customers(path, labelled=True, dataset=fixed)
+    assert table["fee"].tolist() == [30.0, 0.0, 30.0, 60.0]
+    assert table["membership"].tolist() == ["flex", "gold", "annual", "flex"]
