@@ -260,7 +260,7 @@ def _colspec_type(dtype: Any) -> str:
 def rename_run(client: MlflowClient, run_id: str, name: str) -> None:
     """Rename a run once what it made is known (a model version, say), keeping the
     Prefect flow run's name after it."""
-    flow_run = client.get_run(run_id).data.tags.get("prefect.flow_run_name")
+    flow_run = prefect_tags().get("prefect.flow_run_name")  # as open_run named it
     client.update_run(run_id, name=f"{name} · {flow_run}" if flow_run else name)
 
 

@@ -77,7 +77,8 @@ class ProgressLine(logging.Handler):
         self.width = width  # one line: the spinner and the text within the terminal
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage().splitlines()[0] if record.getMessage() else ""
+        lines = record.getMessage().splitlines()
+        message = lines[0] if lines else ""
         if record.name == "prefect" and "temporary server" in message:
             message = "Starting Prefect's temporary server (10-25 s; `make serve` keeps one)"
         if not message or "Finished in state" in message:

@@ -258,6 +258,7 @@ def log_model_card(
     backtest: Backtest,
     registration: registry.Registration,
     alias: str,
+    digest: str,
 ) -> None:
     e, rule = settings.economics, settings.dataset.customer_value
     value = (
@@ -267,7 +268,7 @@ def log_model_card(
     card = model_card(
         dataset=settings.dataset.name,
         data_path=str(settings.data.training_path),
-        digest=file_digest(settings.data.training_path),
+        digest=digest,
         sizes={"train": len(split.train), "validation": len(split.validation),
                "test": len(split.test)},
         churn_rate=float(customers[LABEL_COLUMN].mean()),
@@ -356,6 +357,7 @@ def describe_training(
     metrics: dict[str, float],
     backtest: Backtest,
     decision: PromotionDecision | None,
+    digest: str,
 ) -> str:
     """The run's and the version's description (the answer in words), the decision as
     the version's tags, and the training table as the run's input dataset."""
@@ -382,7 +384,7 @@ def describe_training(
     path = settings.data.training_path
     runs.log_dataset(
         client, run_id, name=f"{settings.dataset.name}: {path.name}", path=path,
-        digest=file_digest(path), context="training", dtypes=customers.dtypes,
+        digest=digest, context="training", dtypes=customers.dtypes,
         n_rows=len(customers),
     )  # fmt: skip
     return text
@@ -423,6 +425,8 @@ def train_flow(settings: Settings) -> dict[str, Any]:
     customers = load_training_data(settings)
     tracking_ready.result()
     client = runs.client_for(settings.tracking)
+    # The training file's content hash, read once: the run's tag, its card and its input.
+    digest = file_digest(settings.data.training_path)
     with runs.open_run(
         client,
         settings.tracking,
@@ -430,7 +434,7 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         run_type="training",
         tags={
             "data.path": str(settings.data.training_path),
-            "dataset_digest": file_digest(settings.data.training_path),
+            "dataset_digest": digest,
         },
     ) as run_id:
         split = split_data(customers, settings)
@@ -455,9 +459,9 @@ def train_flow(settings: Settings) -> dict[str, Any]:
         registration = register(run_id, model_uri, settings)
         alias = promote(run_id, registration, decision, settings)
         log_model_card(run_id, settings, customers, split, model, metrics, tested,
-                       registration, alias)  # fmt: skip
+                       registration, alias, digest)  # fmt: skip
         describe_training(run_id, settings, customers, registration, alias, metrics, tested,
-                          decision)  # fmt: skip
+                          decision, digest)  # fmt: skip
         # The run's own compute time, charged to campaigns in the full-cost ROI.
         runs.log_metrics(client, run_id, {"compute_seconds": time.perf_counter() - started})
     result = {
