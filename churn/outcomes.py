@@ -10,6 +10,7 @@ import pandas as pd
 
 from churn.errors import InputError
 from churn.holdout import TREATMENT
+from churn.synthetic import contacted_churn_probability
 
 
 def simulate_outcomes(
@@ -18,7 +19,8 @@ def simulate_outcomes(
     """Draw who churned over the window, from each customer's true probability.
 
     A control customer churns with their true probability ``p``; a treated one
-    with ``p × (1 − effect)``, their true treatment effect.
+    with ``p × (1 − effect)``, their true treatment effect (at most 1: in the
+    heterogeneous world a contact can raise the risk).
 
     Args:
         assignment: ``customer_id`` and ``group`` of the campaign's customers.
@@ -43,7 +45,8 @@ def simulate_outcomes(
         )
     p = merged["true_churn_probability"].to_numpy()
     treated = (merged["group"] == TREATMENT).to_numpy()
-    p = np.where(treated, p * (1.0 - merged["true_treatment_effect"].to_numpy()), p)
+    effect = merged["true_treatment_effect"].to_numpy()
+    p = np.where(treated, contacted_churn_probability(p, effect), p)
     rng = np.random.default_rng(seed)
     return pd.DataFrame(
         {

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from roi.uplift import qini_coefficient
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -217,42 +219,6 @@ def training_plots(
         curve, gains, threshold=threshold, best_threshold=best_threshold, break_even=break_even
     )
     return to_png(figures)
-
-
-def qini_coefficient(qini: pd.DataFrame) -> float | None:
-    """Area between a Qini curve and the random-order line, the curve scaled to end at ±1.
-
-    The normalisation of causalml's ``qini_score``: the curve is divided by the
-    size of its end value (the customers kept by contacting everyone), so the
-    coefficient does not grow with the campaign; the area is by the trapezoid rule.
-    0 is a random order; above 0, contacting by score first keeps more customers.
-
-    Args:
-        qini: ``targeted_share, qini`` rows from 0 to 1 (``roi.qini_curve``).
-
-    Returns:
-        The coefficient, or None when contacting everyone kept nobody (an end
-        value of 0 leaves nothing to scale by).
-
-    Examples:
-        Contacting the top-scored half keeps two customers and the other half none,
-        where a random half would keep one:
-
-        >>> halves = pd.DataFrame({"targeted_share": [0, 0.5, 1], "qini": [0, 2, 2]})
-        >>> qini_coefficient(halves)
-        0.25
-        >>> qini_coefficient(halves.assign(qini=[0, 1, 2]))
-        0.0
-        >>> qini_coefficient(halves.assign(qini=[0, 1, 0])) is None
-        True
-    """
-    share = qini["targeted_share"].to_numpy(dtype=float)
-    kept = qini["qini"].to_numpy(dtype=float)
-    end = kept[-1]
-    if end == 0:
-        return None
-    above_random = kept / abs(end) - share * np.sign(end)
-    return float(np.trapezoid(above_random, share))
 
 
 def uplift_figure(qini: pd.DataFrame) -> Figure:

@@ -24,15 +24,36 @@ true effect on a customer is a relative reduction of their churn probability,
 Beta(5, 3) distributed (mean 0.625, the brief's save rate): a contacted
 customer churns with probability ``p × (1 - effect)``.
 
-The ground truth (``true_churn_probability``, ``true_treatment_effect``) is
-returned in a separate table, for tests and outcome simulation; the model
-never reads it.
+**Response** (``response``). In the ``independent`` world above the effect
+is drawn independently of the features, so no targeting rule can beat risk
+ranking. In the ``heterogeneous`` world the effect depends on what the
+snapshot observes, and a contact can backfire (Ascarza 2018, "Retention
+futility"), by the first rule that applies:
+
+- **lost cause**: no purchase for over 60 days — they have left in all but
+  name; effect Beta(1, 19) (mean 0.05);
+- **sleeping dog**: 3 or more open support tickets — a retention call reopens
+  the grievance; effect −Beta(2, 3) (mean −0.4: they churn with probability
+  ``min(1, p × 1.4)`` on average);
+- **persuadable** (everyone else): effect Beta(9, 2) (mean 0.82).
+
+Lost causes and sleeping dogs are mostly high-risk customers, so ranking by
+risk spends much of the budget where a contact earns nothing or loses. The
+truth table's ``response_segment`` also names the **sure things**: those a
+contact could keep but who would stay anyway (true churn probability under
+0.1). The per-customer draws are their own seed's, so the independent world
+is row for row the same whichever response is chosen.
+
+The ground truth (``true_churn_probability``, ``true_treatment_effect``,
+``response_segment``) is returned in a separate table, for tests and outcome
+simulation; the model never reads it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -42,6 +63,14 @@ _PLAN_SHARE = (0.5, 0.35, 0.15)
 _PLAN_PRICE = {"basic": 29.0, "standard": 59.0, "premium": 99.0}
 _PLAN_EFFECT = {"basic": 0.3, "standard": 0.0, "premium": -0.4}
 _MONTH_DAYS = 30.4375
+RESPONSES = ("independent", "heterogeneous")
+Response = Literal["independent", "heterogeneous"]
+PERSUADABLE, SURE_THING, LOST_CAUSE, SLEEPING_DOG = (
+    "persuadable", "sure_thing", "lost_cause", "sleeping_dog",
+)  # fmt: skip
+LOST_CAUSE_DAYS = 60
+SLEEPING_DOG_TICKETS = 3
+SURE_THING_PROBABILITY = 0.1
 
 
 @dataclass(frozen=True)
@@ -102,6 +131,82 @@ def true_churn_probability(customers: pd.DataFrame) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logit))
 
 
+@dataclass(frozen=True)
+class ResponseDraws:
+    """Each customer's own draws of the effect, one per segment (fixed for life)."""
+
+    independent: np.ndarray
+    persuadable: np.ndarray
+    lost_cause: np.ndarray
+    sleeping_dog: np.ndarray
+
+    @classmethod
+    def draw(cls, n: int, *, seed: int, independent: np.ndarray) -> ResponseDraws:
+        """The segment draws from a generator of their own (``[seed, 18]``)."""
+        rng = np.random.default_rng([seed, 18])
+        return cls(
+            independent=independent,
+            persuadable=rng.beta(9.0, 2.0, n),
+            lost_cause=rng.beta(1.0, 19.0, n),
+            sleeping_dog=-rng.beta(2.0, 3.0, n),
+        )
+
+
+def response_segments(customers: pd.DataFrame) -> np.ndarray:
+    """Each customer's segment in the heterogeneous world, from the observed features.
+
+    Examples:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({
+        ...     "support_tickets_open": [0, 4, 0, 5],
+        ...     "snapshot_date": pd.to_datetime(["2026-06-30"] * 4),
+        ...     "last_purchase_date": pd.to_datetime(
+        ...         ["2026-06-20", "2026-06-20", "2026-03-01", "2026-03-01"])})
+        >>> response_segments(frame).tolist()
+        ['persuadable', 'sleeping_dog', 'lost_cause', 'lost_cause']
+    """
+    days = (customers["snapshot_date"] - customers["last_purchase_date"]).dt.days.to_numpy()
+    tickets = customers["support_tickets_open"].to_numpy()
+    segment = np.full(len(customers), PERSUADABLE, dtype=object)
+    segment[tickets >= SLEEPING_DOG_TICKETS] = SLEEPING_DOG
+    segment[days > LOST_CAUSE_DAYS] = LOST_CAUSE
+    return segment
+
+
+def treatment_effects(
+    customers: pd.DataFrame, draws: ResponseDraws, *, response: Response
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's true effect (relative reduction of churn) and response segment.
+
+    The segment names the sure things too: a non-negative effect on a customer whose
+    true churn probability is under ``SURE_THING_PROBABILITY``.
+    """
+    p = true_churn_probability(customers)
+    if response == "independent":
+        effect = draws.independent
+        segment = np.full(len(customers), PERSUADABLE, dtype=object)
+        segment[p < SURE_THING_PROBABILITY] = SURE_THING
+        return effect, segment
+    segment = response_segments(customers)
+    effect = np.select(
+        [segment == LOST_CAUSE, segment == SLEEPING_DOG],
+        [draws.lost_cause, draws.sleeping_dog],
+        draws.persuadable,
+    )
+    segment[(segment == PERSUADABLE) & (p < SURE_THING_PROBABILITY)] = SURE_THING
+    return effect, segment
+
+
+def contacted_churn_probability(p: np.ndarray, effect: np.ndarray) -> np.ndarray:
+    """The churn probability of a contacted customer: ``p × (1 − effect)``, at most 1.
+
+    Examples:
+        >>> contacted_churn_probability(np.array([0.4, 0.8]), np.array([0.625, -0.5])).round(3)
+        array([0.15, 1.  ])
+    """
+    return np.clip(p * (1.0 - effect), 0.0, 1.0)
+
+
 def _snapshot(
     ids: np.ndarray,
     z: np.ndarray,
@@ -152,6 +257,7 @@ def generate_world(
     horizon_months: int = 3,
     start: date | None = None,
     drift: Drift | None = None,
+    response: Response = "independent",
 ) -> World:
     """Generate the labelled history and the current snapshot of one customer base.
 
@@ -167,6 +273,8 @@ def generate_world(
         start: the world's month 0 (default ``as_of``): snapshots of the same
             customers on later ``as_of`` dates are older and carry ``drift``.
         drift: how the world moves each month after ``start``.
+        response: ``independent`` (the campaign's effect ignores the features) or
+            ``heterogeneous`` (it depends on them; see the module's docstring).
 
     Examples:
         >>> from datetime import date
@@ -185,7 +293,9 @@ def generate_world(
     plan = rng.choice(np.array(PLANS, dtype=object), size=n_customers, p=_PLAN_SHARE)
     base_price = np.array([_PLAN_PRICE[p] for p in plan])
     price = np.round(base_price * rng.lognormal(0.0, 0.1, n_customers), 2)
-    effect = rng.beta(5.0, 3.0, n_customers)
+    draws = ResponseDraws.draw(n_customers, seed=seed, independent=rng.beta(5.0, 3.0, n_customers))
+    if response not in RESPONSES:
+        raise ValueError(f"response={response!r} should be one of {RESPONSES}")
 
     drift = drift or Drift()
     elapsed = months_between(start or as_of, as_of)
@@ -212,18 +322,19 @@ def generate_world(
         drift=drift,
         elapsed=elapsed + horizon_months,
     )
-    truth = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "customer_id": frame["customer_id"],
-                    "snapshot_date": frame["snapshot_date"],
-                    "true_churn_probability": true_churn_probability(frame),
-                    "true_treatment_effect": effect,
-                }
-            )
-            for frame in (history, current)
-        ],
-        ignore_index=True,
-    )
+    truth = pd.concat([_truth(frame, draws, response) for frame in (history, current)],
+                      ignore_index=True)  # fmt: skip
     return World(customers=history, current=current, truth=truth)
+
+
+def _truth(frame: pd.DataFrame, draws: ResponseDraws, response: Response) -> pd.DataFrame:
+    effect, segment = treatment_effects(frame, draws, response=response)
+    return pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"],
+            "snapshot_date": frame["snapshot_date"],
+            "true_churn_probability": true_churn_probability(frame),
+            "true_treatment_effect": effect,
+            "response_segment": pd.array(segment, dtype="str"),
+        }
+    )

@@ -18,8 +18,9 @@ Families: ``campaign`` (ROI from counts, expected and backtest ROI),
 ``realized`` (measured against the control group, with intervals, power and
 split checks), ``pooled`` (realized ROI of several campaigns of one policy,
 stratified by campaign), ``curves`` (profit curve, threshold comparison,
-gains, Qini), ``costs`` (full-cost ROI and payback), ``empc`` (the expected
-maximum profit measure of a churn model, EMPC).
+gains, Qini), ``uplift`` (Qini coefficient, AUUC, incremental profit of a
+targeting policy and the gate between two), ``costs`` (full-cost ROI and
+payback), ``empc`` (the expected maximum profit measure of a churn model, EMPC).
 
 The reference worked example of the domain brief — 1,000 flagged customers,
 40 % of whom would churn, 15 % with the campaign, CLV $1,200, $50 a contact —
@@ -51,29 +52,51 @@ from roi.realized import (
     realized_roi,
     split_mismatch_pvalue,
 )
+from roi.uplift import (
+    PolicyComparison,
+    UpliftEvaluation,
+    auuc,
+    compare_policies,
+    evaluate_uplift,
+    incremental_values,
+    policy_profit,
+    qini_coefficient,
+    select_within_budget,
+    uplift_gain_curve,
+)
 
 __all__ = [
     "EMPC",
     "CampaignOutcomes",
     "CampaignROI",
     "FullCostROI",
+    "PolicyComparison",
     "RealizedROI",
     "ThresholdComparison",
+    "UpliftEvaluation",
+    "auuc",
     "backtest_roi",
     "break_even_probability",
     "campaign_roi",
+    "compare_policies",
     "compare_thresholds",
     "cumulative_gains",
+    "evaluate_uplift",
     "expected_max_profit",
     "expected_roi",
     "full_cost_roi",
+    "incremental_values",
     "minimum_detectable_effect",
     "payback",
     "payback_month",
+    "policy_profit",
     "pooled_realized_roi",
     "profit_curve",
+    "qini_coefficient",
     "qini_curve",
     "realized_roi",
     "roi_pct",
+    "select_within_budget",
     "split_mismatch_pvalue",
+    "uplift_gain_curve",
 ]

@@ -1,0 +1,307 @@
+"""The uplift model: whom a contact keeps, learned from the campaigns' own experiments.
+
+Every measured campaign with a random control group is an experiment: its
+treated and control customers, the features they were scored on
+(``features.parquet`` in the campaign's folder), and who churned
+(``churn.ledger``). A meta-learner on LightGBM estimates each customer's
+**uplift**: how much a contact lowers their churn probability (negative for
+the "sleeping dogs" a contact drives away).
+
+- ``t``: two churn models, one per group; uplift = p(control) − p(treated).
+- ``x`` (Künzel et al. 2019): the two models, then each group's imputed effects
+  regressed on the features, the two blended by the share treated; better when
+  one group is much smaller than the other, as control groups are here.
+
+Expected incremental profit of a contact is ``uplift × customer value − cost``.
+The model is judged on experimental customers it never saw (``split_experiments``)
+by ``roi.uplift``: Qini coefficient and AUUC with intervals, and the gate
+against risk targeting at the same budget (``judge_uplift``).
+
+Saved as plain files: each booster in LightGBM's text format and
+``uplift.json`` (learner, features, blend weight); no pickled objects.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+import roi
+from churn.errors import NotReadyError
+from churn.model_io import ModelIntegrityError
+from churn.holdout import control_mask
+
+Learner = Literal["t", "x"]
+UPLIFT_FILE = "uplift.json"
+FORMAT_VERSION = 1
+# Columns of the experiment table besides the features.
+EXPERIMENT_COLUMNS = (
+    "campaign_id", "customer_id", "treated", "churned", "customer_value",
+    "churn_probability", "propensity", "weight", "selected_by",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class UpliftParams:
+    """The meta-learner's knobs (``UpliftSettings``)."""
+
+    learner: Learner = "x"
+    n_estimators: int = 200
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_child_samples: int = 40
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class UpliftModel:
+    """A fitted meta-learner: boosters by role, and the blend of the X-learner."""
+
+    learner: Learner
+    feature_names: tuple[str, ...]
+    boosters: dict[str, Any]
+    treated_share: float
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """Each customer's uplift: the drop in churn probability a contact brings.
+
+        Raises:
+            ModelIntegrityError: a feature the model was trained on is missing.
+        """
+        missing = [name for name in self.feature_names if name not in features]
+        if missing:
+            raise ModelIntegrityError(
+                f"the uplift model needs features {missing} that the scored table does not "
+                "have: the churn model's dataset changed since; retrain the uplift model "
+                "(churn uplift)"
+            )
+        x = features[list(self.feature_names)]
+        b = self.boosters
+        if self.learner == "t":
+            return np.asarray(b["control"].predict(x) - b["treated"].predict(x), dtype=float)
+        g = self.treated_share
+        # Weight the effect model fitted on the group that is *not* the majority more
+        # where the majority's outcomes impute it (Künzel et al.: g × tau_0 + (1-g) × tau_1).
+        return np.asarray(
+            g * b["effect_control"].predict(x) + (1 - g) * b["effect_treated"].predict(x),
+            dtype=float,
+        )
+
+    def save(self, folder: Path) -> list[Path]:
+        """Write the boosters (LightGBM text) and ``uplift.json``; return the files."""
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for role, booster in self.boosters.items():
+            path = folder / f"{role}.txt"
+            booster.save_model(str(path))
+            written.append(path)
+        recipe = {
+            "format_version": FORMAT_VERSION,
+            "learner": self.learner,
+            "feature_names": list(self.feature_names),
+            "treated_share": self.treated_share,
+            "boosters": sorted(self.boosters),
+        }
+        (folder / UPLIFT_FILE).write_text(json.dumps(recipe, indent=2) + "\n")
+        return [*written, folder / UPLIFT_FILE]
+
+    @classmethod
+    def load(cls, folder: Path) -> UpliftModel:
+        """Read a model written by ``save``.
+
+        Raises:
+            ModelIntegrityError: a file is missing or of an unknown format.
+        """
+        import lightgbm as lgb
+
+        try:
+            recipe = json.loads((folder / UPLIFT_FILE).read_text())
+            if recipe.get("format_version") != FORMAT_VERSION:
+                raise ModelIntegrityError(
+                    f"{folder / UPLIFT_FILE}: unknown format {recipe.get('format_version')!r}"
+                )
+            boosters = {
+                role: lgb.Booster(model_file=str(folder / f"{role}.txt"))
+                for role in recipe["boosters"]
+            }
+        except (OSError, KeyError, ValueError, lgb.basic.LightGBMError) as exc:
+            raise ModelIntegrityError(f"cannot read the uplift model in {folder}: {exc}") from None
+        return cls(
+            learner=recipe["learner"],
+            feature_names=tuple(recipe["feature_names"]),
+            boosters=boosters,
+            treated_share=float(recipe["treated_share"]),
+        )
+
+
+def _booster(
+    x: pd.DataFrame, y: np.ndarray, params: UpliftParams, *, objective: str, weight: np.ndarray
+) -> Any:
+    import lightgbm as lgb
+
+    train = lgb.Dataset(x, label=y, weight=weight, free_raw_data=True)
+    return lgb.train(
+        {
+            "objective": objective,
+            "learning_rate": params.learning_rate,
+            "num_leaves": params.num_leaves,
+            "min_child_samples": params.min_child_samples,
+            "subsample": 0.8,
+            "subsample_freq": 1,
+            "colsample_bytree": 0.8,
+            "seed": params.seed,
+            "deterministic": True,
+            "num_threads": 1,
+            "verbose": -1,
+        },
+        train,
+        num_boost_round=params.n_estimators,
+    )
+
+
+def fit_uplift(
+    features: pd.DataFrame,
+    treated: np.ndarray,
+    churned: np.ndarray,
+    *,
+    params: UpliftParams,
+    weight: np.ndarray | None = None,
+) -> UpliftModel:
+    """Fit the meta-learner on experimental customers.
+
+    Args:
+        features: the customers' features as the churn model saw them.
+        treated: True if contacted, False if held out.
+        churned: 1 if they churned over the window.
+        params: the learner and its boosters' knobs.
+        weight: how many population customers each stands for (default 1).
+
+    Raises:
+        NotReadyError: a group is empty.
+    """
+    t = np.asarray(treated, dtype=bool)
+    y = np.asarray(churned, dtype=float)
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float)
+    if t.all() or not t.any():
+        raise NotReadyError("an uplift model needs treated and control customers with outcomes")
+    names = tuple(features.columns)
+    xt, xc = features.loc[t], features.loc[~t]
+    boosters = {
+        "treated": _booster(xt, y[t], params, objective="binary", weight=w[t]),
+        "control": _booster(xc, y[~t], params, objective="binary", weight=w[~t]),
+    }
+    share = float(w[t].sum() / w.sum())
+    if params.learner == "x":
+        # Imputed effects (reduction in churn): the other group's model gives the
+        # counterfactual of each customer.
+        d_treated = boosters["control"].predict(xt) - y[t]
+        d_control = y[~t] - boosters["treated"].predict(xc)
+        boosters = {
+            "effect_treated": _booster(xt, d_treated, params, objective="regression", weight=w[t]),
+            "effect_control": _booster(xc, d_control, params, objective="regression", weight=w[~t]),
+        }
+    return UpliftModel(
+        learner=params.learner, feature_names=names, boosters=boosters, treated_share=share
+    )
+
+
+def split_experiments(
+    experiments: pd.DataFrame, *, holdout_share: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Experimental customers to learn from, and those kept to judge the model.
+
+    The split is a seeded hash of each (campaign, customer) pair: the same rows
+    always land on the same side, whatever else the ledger holds.
+    """
+    keys = experiments["campaign_id"].astype(str) + "\x1f" + experiments["customer_id"].astype(str)
+    judged = control_mask(keys, campaign_id=f"uplift-judge-{seed}", control_share=holdout_share)
+    return (
+        experiments.loc[~judged].reset_index(drop=True),
+        experiments.loc[judged].reset_index(drop=True),
+    )
+
+
+def expected_incremental_profit(
+    uplift: np.ndarray, value: np.ndarray, *, cost_per_contact: float
+) -> np.ndarray:
+    """Each customer's expected incremental profit of a contact: uplift × value − cost.
+
+    Examples:
+        >>> expected_incremental_profit(np.array([0.25, -0.1]), np.array([1200.0, 1200.0]),
+        ...                             cost_per_contact=50).tolist()
+        [250.0, -170.0]
+    """
+    return uplift * value - cost_per_contact
+
+
+@dataclass(frozen=True)
+class UpliftJudgement:
+    """An uplift model judged on held-out experimental customers.
+
+    Attributes:
+        evaluation: Qini coefficient and AUUC with intervals.
+        comparison: uplift targeting against risk targeting at risk's budget.
+        n_customers: held-out experimental customers.
+    """
+
+    evaluation: roi.UpliftEvaluation
+    comparison: roi.PolicyComparison
+    n_customers: int
+
+    @property
+    def switch(self) -> bool:
+        """True when the gate lets uplift targeting replace risk targeting."""
+        return self.comparison.switch
+
+    def as_metrics(self) -> dict[str, float]:
+        """``heldout_qini``, ``heldout_auuc`` (with intervals) and ``gate_*``."""
+        return {
+            **self.evaluation.as_metrics(prefix="heldout_"),
+            **self.comparison.as_metrics(prefix="gate_"),
+            "heldout_customers": float(self.n_customers),
+        }
+
+
+def judge_uplift(
+    model: UpliftModel,
+    heldout: pd.DataFrame,
+    *,
+    threshold: float,
+    cost_per_contact: float,
+    confidence: float = 0.95,
+    n_bootstrap: int = 500,
+    seed: int = 0,
+) -> UpliftJudgement:
+    """Judge the model on held-out experiments, and gate it against risk targeting.
+
+    Risk targeting contacts the held-out customers above ``threshold``; uplift
+    targeting the same number (population-weighted: explored customers stand for
+    the share they were sampled from), best expected incremental profit first,
+    never a customer whose expected profit is not positive.
+    """
+    uplift = model.predict(heldout[list(model.feature_names)])
+    churned = heldout["churned"].to_numpy(dtype=float)
+    treated = heldout["treated"].to_numpy(dtype=bool)
+    value = heldout["customer_value"].to_numpy(dtype=float)
+    weight = heldout["weight"].to_numpy(dtype=float)
+    evaluation = roi.evaluate_uplift(
+        churned, treated, uplift, confidence=confidence, n_bootstrap=min(n_bootstrap, 200),
+        seed=seed,
+    )  # fmt: skip
+    increments = roi.incremental_values(
+        churned, treated, heldout["propensity"].to_numpy(dtype=float), value
+    )
+    risk = heldout["churn_probability"].to_numpy(dtype=float) > threshold
+    budget = float(weight[risk].sum())
+    profit = expected_incremental_profit(uplift, value, cost_per_contact=cost_per_contact)
+    chosen = roi.select_within_budget(profit, budget=budget, weights=weight, positive_only=True)
+    comparison = roi.compare_policies(
+        risk, chosen, increments, cost_per_contact=cost_per_contact, weights=weight,
+        confidence=confidence, n_bootstrap=n_bootstrap, seed=seed,
+    )  # fmt: skip
+    return UpliftJudgement(evaluation=evaluation, comparison=comparison, n_customers=len(heldout))
