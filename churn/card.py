@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from churn.calibration import AUC_TOLERANCE, CHOICE_FOLDS
+
 
 def _row(name: str, value: Any, fmt: str = "{:.4f}") -> str:
     shown = "—" if value is None else fmt.format(value)
@@ -38,7 +40,8 @@ def model_card(
         metrics: test and cross-validated metrics, baseline included.
         economics: threshold, value rule, cost per contact, save rate.
         roi_metrics: backtest ROI metrics (``roi_pct``, ``net_benefit``, ...).
-        model: registry name, version, alias, best iteration, calibration.
+        model: registry name, version, alias, best iteration, ``calibrator`` (the
+            map fitted) and ``calibration`` (the setting that chose it).
         trained_at: when the run trained.
 
     Examples:
@@ -56,6 +59,14 @@ def model_card(
     split = ", ".join(f"{name} {n:,}" for name, n in sizes.items())
     cv = m.get("cv_auc")
     cv_text = "not run" if cv is None else f"{cv:.4f} ± {m.get('cv_auc_std', 0):.4f}"
+    calibrator = model.get("calibrator", model.get("calibration", "—"))
+    chosen = (
+        " Chosen by `model.calibration: auto`: of sigmoid, smooth (isotonic blocks joined "
+        f"by straight lines) and isotonic, those costing at most {AUC_TOLERANCE} AUC, the "
+        f"lowest {CHOICE_FOLDS}-fold cross-validated log loss on the validation split (within "
+        "one standard error is a tie, won by the simpler map)."
+        if model.get("calibration") == "auto" else ""
+    )  # fmt: skip
     lines = [
         f"# Model card: {model.get('name')} v{model.get('version')}",
         "",
@@ -71,7 +82,7 @@ def model_card(
         "## Model",
         "",
         f"- LightGBM, {model.get('best_iteration', '—')} trees (early stopping), "
-        f"{model.get('calibration', '—')} calibration on the validation split.",
+        f"{calibrator} calibration on the validation split.{chosen}",
         "- Baseline: logistic regression (one-hot categories, standardised numbers).",
         "",
         "## Quality",

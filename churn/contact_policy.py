@@ -14,6 +14,12 @@ campaigns, ``plan_contacts`` decides each customer's group:
    the eligible are ranked by expected net benefit and the campaign stops at the
    customer who would be the first contact over budget. The split is drawn
    before the cut, so the control group comes from the same ranks as the treated.
+
+Each customer is in the campaign because the risk rule ``selected`` them, or
+because ``exploration`` drew them at random from below the threshold
+(``campaign.exploration_share``): explored customers meet the same rules and
+the same random split, but the budget is spent on the risk-selected only —
+exploration is a fixed, configured cost of learning.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from churn.holdout import CONTROL, TREATMENT, control_mask
 SKIPPED = "skipped"
 SUPPRESSED, HOLDOUT, COOLDOWN, BUDGET = "suppressed", "holdout", "cooldown", "budget"
 SKIP_REASONS = (SUPPRESSED, HOLDOUT, COOLDOWN, BUDGET)
+RISK, EXPLORATION = "risk", "exploration"
+SELECTED_BY = (RISK, EXPLORATION)
 DECISION_COLUMNS = (
     "customer_id",
     "churn_probability",
@@ -38,6 +46,7 @@ DECISION_COLUMNS = (
     "expected_value",
     "group",
     "skip_reason",
+    "selected_by",
 )
 
 
@@ -89,6 +98,36 @@ def expected_values(
     return probabilities * save_rate * values - cost_per_contact
 
 
+def expected_saves(
+    decisions: pd.DataFrame, *, save_rate: float, cost_per_contact: float
+) -> tuple[np.ndarray, float]:
+    """Each customer's expected saves and the save rate to apply to them, for
+    ``roi.expected_roi``: ``(p, save_rate)`` when the risk rule chose everyone (the
+    brief's expected ROI, unchanged), else the saves themselves with a rate of 1 —
+    p × save rate for the risk-selected and the explored, the uplift (``(expected
+    value + cost) ÷ value``) for those an uplift model chose.
+
+    Examples:
+        >>> d = pd.DataFrame({"churn_probability": [0.8, 0.3], "customer_value": [1000.0] * 2,
+        ...                   "expected_value": [350.0, 50.0],
+        ...                   "selected_by": ["risk", "uplift"]})
+        >>> saves, rate = expected_saves(d, save_rate=0.5, cost_per_contact=50)
+        >>> saves.tolist(), rate
+        ([0.4, 0.1], 1.0)
+    """
+    p = decisions["churn_probability"].to_numpy(dtype=float)
+    if "selected_by" not in decisions:
+        return p, save_rate
+    modelled = decisions["selected_by"].isin(["uplift", "hybrid"]).to_numpy()
+    if not modelled.any():
+        return p, save_rate
+    ev = decisions["expected_value"].to_numpy(dtype=float)
+    value = decisions["customer_value"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uplift = np.where(value > 0, (ev + cost_per_contact) / np.where(value > 0, value, 1), 0)
+    return np.where(modelled, uplift, p * save_rate), 1.0
+
+
 def effective_control_share(
     n_eligible: int, *, control_share: float, min_control: int, max_control_share: float
 ) -> float:
@@ -126,7 +165,9 @@ def plan_contacts(
     """Decide, for each flagged customer, treatment, control or skipped (with the reason).
 
     Args:
-        flagged: ``customer_id, churn_probability, customer_value`` of the flagged.
+        flagged: ``customer_id, churn_probability, customer_value`` of the flagged,
+            ``selected_by`` (``risk`` when absent) and ``expected_value`` when the
+            targeting set it (else p × save rate × value − cost).
         campaign_id: seeds the control group's hash.
         rules: the contact policy.
         save_rate: the assumed share of would-be churners a contact keeps.
@@ -148,6 +189,10 @@ def plan_contacts(
         ['suppressed', 'holdout', 'cooldown', '-']
     """
     ids = flagged["customer_id"].astype(str).to_numpy()
+    if "selected_by" in flagged:
+        selected_by = flagged["selected_by"].astype(object).to_numpy()
+    else:
+        selected_by = np.full(len(ids), RISK, dtype=object)
     ev = expected_values(
         flagged["churn_probability"].to_numpy(dtype=float),
         flagged["customer_value"].to_numpy(dtype=float),
@@ -177,13 +222,16 @@ def plan_contacts(
     group = np.full(len(ids), SKIPPED, dtype=object)
     group[eligible] = np.where(held, CONTROL, TREATMENT)
     left_out = 0.0
-    if rules.max_contacts is not None and int((~held).sum()) > rules.max_contacts:
+    budgeted = selected_by[eligible] != EXPLORATION
+    spent = held[budgeted]
+    if rules.max_contacts is not None and int((~spent).sum()) > rules.max_contacts:
         # Best expected value first; ties keep a fixed order by id, so reruns agree.
-        order = np.lexsort((ids[eligible], -ev[eligible]))
-        treated_so_far = np.cumsum(~held[order])
+        pool = eligible[budgeted]
+        order = np.lexsort((ids[pool], -ev[pool]))
+        treated_so_far = np.cumsum(~spent[order])
         over = order[treated_so_far > rules.max_contacts]
-        cut = eligible[order[np.argmax(treated_so_far > rules.max_contacts) :]]
-        would_contact = eligible[over[~held[over]]]
+        cut = pool[order[np.argmax(treated_so_far > rules.max_contacts) :]]
+        would_contact = pool[over[~spent[over]]]
         left_out = float(np.clip(ev[would_contact], 0, None).sum())
         group[cut], reason[cut] = SKIPPED, BUDGET
     decisions = pd.DataFrame(
@@ -194,18 +242,26 @@ def plan_contacts(
             "expected_value": ev,
             "group": group,
             "skip_reason": reason,
+            "selected_by": selected_by,
         }
     )
     return ContactPlan(decisions=decisions, control_share=share, budget_left_out_value=left_out)
 
 
-def policy_label(configured: str | None, *, threshold: float, cost_per_contact: float) -> str:
+def policy_label(
+    configured: str | None, *, threshold: float, cost_per_contact: float, targeting: str = RISK
+) -> str:
     """The name campaigns are pooled under: the configured one, or the targeting rule.
 
     Examples:
         >>> policy_label(None, threshold=0.7, cost_per_contact=50)
         'p>0.7, $50 offer'
+        >>> policy_label(None, threshold=0.7, cost_per_contact=50, targeting="uplift")
+        'uplift, $50 offer'
+        >>> policy_label(None, threshold=0.7, cost_per_contact=50, targeting="hybrid")
+        'p>0.7 and uplift, $50 offer'
         >>> policy_label("spring-call", threshold=0.7, cost_per_contact=50)
         'spring-call'
     """
-    return configured or f"p>{threshold:g}, ${cost_per_contact:,.4g} offer"
+    rule = {RISK: f"p>{threshold:g}", "uplift": "uplift", "hybrid": f"p>{threshold:g} and uplift"}
+    return configured or f"{rule[targeting]}, ${cost_per_contact:,.4g} offer"

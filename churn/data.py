@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from churn.atomic import atomic_path
-from churn.dataset import ID_COLUMN, DatasetSettings, source_columns
+from churn.dataset import ID_COLUMN, DatasetSettings, aliases_section, source_columns, yaml_snippet
 from churn.errors import InputError
 from churn.schema import validate_customers, validate_outcomes
 from churn.synthetic import World
@@ -187,10 +187,11 @@ def load_suppression_list(path: Path, *, dataset: DatasetSettings | None = None)
     names = [ID_COLUMN, dataset.id.column, *dataset.id.aliases]
     column = next((name for name in names if name in found), None)
     if column is None:
+        own = aliases_section(dataset, dataset.id.column, found[0] if len(found) == 1 else "NAME")
         raise InputError(
             f"{path}: the suppression list (contact.suppression_path) has no customer id "
             f"column; expected one of {sorted(set(names))}, found {found[:10]}. Name the "
-            "column customer_id, or declare its name in dataset.id.aliases."
+            f"column customer_id, or declare its name: `{yaml_snippet(own)}`."
         )
     ids = read_table(path, columns=[column], dataset=dataset)[column]
     empty = ids.isna() | (ids.astype(str).str.strip() == "")

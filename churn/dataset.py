@@ -14,7 +14,9 @@ After ``prepare`` every table has the same canonical form: ``customer_id``
 when labelled. Everything downstream reads that form only.
 
 The defaults declare the synthetic world, so ``dataset:`` may be left out of
-a config for the embedded default.
+a config for the embedded default. A config's ``dataset`` section merges into
+the declaration it extends (``churn.settings``), so an error can end with the
+one line of YAML that fixes it (``yaml_snippet``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ if TYPE_CHECKING:  # pandas loads only where tables are handled: `churn --help` 
 ID_COLUMN = "customer_id"
 LABEL_COLUMN = "churned"
 VALUE_COLUMN = "customer_value"
+# The keys of a declaration that map column names to their declarations.
+COLUMN_KINDS = ("numeric", "categorical", "dates", "days_between")
 _EXAMPLES = 3
 
 
@@ -172,19 +176,34 @@ class DatasetSettings(_Declaration):
         clash = sorted({n for n in names if names.count(n) > 1} | (set(names) & reserved))
         if clash:
             raise ValueError(f"columns {clash} are declared twice or clash with id/target")
+        both = sorted(set(self.drop) & {*names, *self.days_between})
+        if both:
+            raise ValueError(
+                f"columns {both} are both declared and listed in drop: a column is used or "
+                "dropped, not both"
+            )
         if not self.numeric and not self.categorical and not self.days_between:
             raise ValueError("declare at least one numeric, categorical or days_between feature")
         for name, derived in self.days_between.items():
             for column in (derived.start, derived.end):
                 if column not in self.dates:
-                    raise ValueError(f"days_between.{name}: '{column}' is not a declared date")
+                    raise ValueError(
+                        f"days_between.{name}: '{column}' is not a declared date"
+                        + _dropped_fix(column, self.drop, {"drop": [name]})
+                    )
         for name, date in self.dates.items():
             if date.not_after is not None and date.not_after not in self.dates:
-                raise ValueError(f"dates.{name}.not_after: '{date.not_after}' is not a date")
+                raise ValueError(
+                    f"dates.{name}.not_after: '{date.not_after}' is not a date"
+                    + _dropped_fix(
+                        date.not_after, self.drop, {"dates": {name: {"not_after": None}}}
+                    )
+                )
         value = self.customer_value
         if value is not None and value.revenue_column not in self.numeric:
             raise ValueError(
                 f"customer_value.revenue_column '{value.revenue_column}' is not a numeric column"
+                + _dropped_fix(value.revenue_column, self.drop, {"customer_value": None})
             )
         return self
 
@@ -201,6 +220,94 @@ class DatasetSettings(_Declaration):
             **{n: c.aliases for n, c in self.dates.items()},
         }
         return {name: [name, *others] for name, others in declared.items()}
+
+
+def yaml_snippet(section: dict[str, Any]) -> str:
+    """The ``dataset:`` line a user adds to a config to change its declaration.
+
+    It merges into the declaration the config extends (``churn.settings``), so it
+    names only what changes.
+
+    Examples:
+        >>> yaml_snippet({"numeric": {"fee": {"nullable": True}}})
+        'dataset: {numeric: {fee: {nullable: true}}}'
+        >>> yaml_snippet({"target": {"churned": ["Yes", ""]}, "customer_value": None})
+        "dataset: {target: {churned: ['Yes', '']}, customer_value: null}"
+    """
+    import yaml
+
+    flow = yaml.safe_dump(
+        section, default_flow_style=True, sort_keys=False, allow_unicode=True, width=1 << 20
+    )
+    return f"dataset: {flow.strip()}"
+
+
+def _dropped_fix(column: str, drop: list[str], section: dict[str, Any]) -> str:
+    """The end of a message about a name that no longer refers to a column because
+    ``drop`` removed it: what else to change."""
+    if column not in drop:
+        return ""
+    return f" ('{column}' is dropped; add `{yaml_snippet(section)}` too)"
+
+
+def removal_section(dataset: DatasetSettings, columns: list[str]) -> dict[str, Any]:
+    """The ``dataset`` section that removes ``columns`` from a declaration, with what is
+    derived from them (``days_between``) and the checks and value that name them.
+
+    Examples:
+        >>> removal_section(DatasetSettings(), ["snapshot_date"])
+        {'drop': ['snapshot_date', 'days_since_last_purchase'], 'dates': {'last_purchase_date': {'not_after': None}}}
+    """  # noqa: E501
+    gone = set(columns)
+    derived = [n for n, d in dataset.days_between.items() if {d.start, d.end} & gone]
+    section: dict[str, Any] = {"drop": [*columns, *(n for n in derived if n not in gone)]}
+    checks = {
+        name: {"not_after": None}
+        for name, date in dataset.dates.items()
+        if date.not_after in gone and name not in gone
+    }
+    if checks:
+        section["dates"] = checks
+    if dataset.customer_value is not None and dataset.customer_value.revenue_column in gone:
+        section["customer_value"] = None
+    return section
+
+
+_Column = IdDeclaration | TargetDeclaration | NumericColumn | CategoricalColumn | DateColumn
+
+
+def _declaration_of(dataset: DatasetSettings, column: str) -> tuple[_Column, tuple[str, ...]]:
+    """A declared column's declaration and its place in the ``dataset`` section."""
+    if column == dataset.id.column:
+        return dataset.id, ("id",)
+    if column == dataset.target.column:
+        return dataset.target, ("target",)
+    for kind in ("numeric", "categorical", "dates"):
+        declared = getattr(dataset, kind)
+        if column in declared:
+            return declared[column], (kind, column)
+    raise KeyError(column)
+
+
+def column_section(dataset: DatasetSettings, column: str, change: dict[str, Any]) -> dict[str, Any]:
+    """The ``dataset`` section that changes keys of one declared column.
+
+    Examples:
+        >>> column_section(DatasetSettings(), "plan", {"nullable": True})
+        {'categorical': {'plan': {'nullable': True}}}
+    """
+    _, place = _declaration_of(dataset, column)
+    section: dict[str, Any] = change
+    for key in reversed(place):
+        section = {key: section}
+    return section
+
+
+def aliases_section(dataset: DatasetSettings, column: str, alias: str) -> dict[str, Any]:
+    """The ``dataset`` section that adds ``alias`` to a declared column's ``aliases``: the
+    whole list, since a list in a config replaces the one it extends."""
+    declaration, _ = _declaration_of(dataset, column)
+    return column_section(dataset, column, {"aliases": [*declaration.aliases, alias]})
 
 
 def value_keys(values: pd.Series) -> pd.Series:
@@ -236,21 +343,97 @@ def _find(found: list[str], names: list[str]) -> str | None:
     return None
 
 
-def missing_columns_error(source: str | Path, missing: list[str], found: list[str]) -> InputError:
-    parts = []
+def missing_columns_error(
+    source: str | Path,
+    missing: list[str],
+    found: list[str],
+    dataset: DatasetSettings,
+    *,
+    ids_required: bool = False,
+) -> InputError:
+    """The error for declared columns (by their declared names) absent from a file, ending
+    with the YAML that fixes it: the file's name for a column in its ``aliases``, or the
+    column out of the declaration (``drop``).
+
+    Args:
+        source: the file, named in the message.
+        missing: the declared names of the columns not found.
+        found: the file's columns.
+        dataset: the declaration.
+        ids_required: the table cannot do with numbered rows instead of ids (outcomes).
+    """
+    # A misspelling is looked for among the columns no other declaration uses.
+    unused = undeclared_columns(found, dataset)
+    parts, absent = [], []
     for column in missing:
-        close = difflib.get_close_matches(column, found, n=1, cutoff=0.75)
-        hint = (
-            f" (is '{close[0]}' a misspelling of it? If it is the same column under another "
-            f"name, declare that name in the column's `aliases: ['{close[0]}']`)"
-            if close
-            else ""
-        )
-        parts.append(f"'{column}'{hint}")
-    return InputError(
+        declaration, _ = _declaration_of(dataset, column)
+        names = {n.strip().casefold() for n in (column, *declaration.aliases)}
+        twins = [c for c in found if c.strip().casefold() in names]
+        close = difflib.get_close_matches(column, unused, n=1, cutoff=0.75)
+        if len(twins) > 1:
+            parts.append(
+                f"'{column}' (the file has {', '.join(map(repr, twins))}, which differ only in "
+                "case or spaces: keep one, or rename the others)"
+            )
+        elif close:
+            fix = yaml_snippet(aliases_section(dataset, column, close[0]))
+            parts.append(
+                f"'{column}' (is '{close[0]}' a misspelling of it? If it is the same column "
+                f"under another name, declare that name in its aliases: `{fix}`)"
+            )
+        else:
+            parts.append(f"'{column}'")
+            absent.append(column)
+    message = (
         f"{source}: missing required column{'s' if len(missing) > 1 else ''} "
         f"{', '.join(parts)}. The file has columns: {', '.join(found) or 'none'}."
     )
+    return InputError(message + _absent_fixes(absent, unused, dataset, ids_required))
+
+
+def _absent_fixes(
+    absent: list[str], unused: list[str], dataset: DatasetSettings, ids_required: bool
+) -> str:
+    """What to declare for columns a file does not have under any close name."""
+    name = "NAME as the file spells it" + (
+        f" (its columns no declaration uses: {', '.join(unused)})" if unused else ""
+    )
+    fixes = []
+    if dataset.id.column in absent:
+        numbered = yaml_snippet({"id": {"generate": "when_missing"}})
+        fixes.append(
+            f" If the file names its id column otherwise, declare that name: "
+            f"`{yaml_snippet(aliases_section(dataset, dataset.id.column, 'NAME'))}`, {name}"
+            + (
+                "."
+                if ids_required
+                else f"; if the table has no ids, number its rows: `{numbered}`."
+            )
+        )
+    if dataset.target.column in absent:
+        fixes.append(
+            f" If the file names its target column otherwise, declare that name: "
+            f"`{yaml_snippet(aliases_section(dataset, dataset.target.column, 'NAME'))}`, "
+            f"{name}."
+        )
+    columns = [c for c in absent if c not in (dataset.id.column, dataset.target.column)]
+    if len(columns) == 1:
+        fixes.append(
+            f" If the file has '{columns[0]}' under another name, declare that name in its "
+            f"aliases: `{yaml_snippet(aliases_section(dataset, columns[0], 'NAME'))}`, {name}; "
+            "if the table does not have it, remove it from the declaration: "
+            f"`{yaml_snippet(removal_section(dataset, columns))}`."
+        )
+    elif columns:
+        fixes.append(
+            " If the file has them under other names, declare those in their aliases, e.g. "
+            f"`{yaml_snippet(aliases_section(dataset, columns[0], 'NAME'))}`, {name}; if the "
+            "table does not have them, remove them from the declaration: "
+            f"`{yaml_snippet(removal_section(dataset, columns))}`. If this is another table "
+            "than the one the config extends, declare it whole: `dataset: !replace` followed "
+            "by its declaration (docs/datasets.md)."
+        )
+    return "".join(fixes)
 
 
 def source_columns(
@@ -281,7 +464,7 @@ def source_columns(
         elif not (name == ID_COLUMN and identity.generate == "when_missing"):
             missing.append(names[0])
     if missing:
-        raise missing_columns_error(source, missing, found)
+        raise missing_columns_error(source, missing, found, dataset)
     return mapping
 
 
@@ -452,7 +635,7 @@ def prepare_outcomes(
         if hit is None
     ]
     if id_column is None or target_column is None:
-        raise missing_columns_error(source, missing, found)
+        raise missing_columns_error(source, missing, found, dataset, ids_required=True)
     out = frame.rename(columns={id_column: ID_COLUMN})
     out[ID_COLUMN] = value_keys(out[ID_COLUMN]).where(out[ID_COLUMN].notna())
     if target_column == LABEL_COLUMN:

@@ -8,7 +8,7 @@ no state has to be stored to reproduce it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,11 @@ def control_mask(
     """
     if not 0.0 <= control_share < 1.0:
         raise ValueError(f"control_share={control_share} should be in [0, 1)")
+    return unit_draws(customer_ids, campaign_id=campaign_id) < control_share
+
+
+def unit_draws(customer_ids: Iterable[str], *, campaign_id: str) -> np.ndarray:
+    """Each customer's draw in [0, 1) for the campaign: the same as ``_unit_interval``."""
     # The hash of the shared prefix is computed once and copied per customer; the
     # digests are read as big-endian integers in one go (the same draws as
     # _unit_interval, twice as fast: 0.2 s for 430,000 ids).
@@ -47,8 +52,7 @@ def control_mask(
         h = prefix.copy()
         h.update(str(customer_id).encode())
         digests.append(h.digest())
-    draws = np.frombuffer(b"".join(digests), dtype=">u8").astype(np.float64) / 2.0**64
-    return draws < control_share
+    return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.float64) / 2.0**64
 
 
 def assign_groups(flagged: pd.DataFrame, *, campaign_id: str, control_share: float) -> pd.DataFrame:
@@ -57,3 +61,25 @@ def assign_groups(flagged: pd.DataFrame, *, campaign_id: str, control_share: flo
         flagged["customer_id"], campaign_id=campaign_id, control_share=control_share
     )
     return flagged.assign(group=np.where(mask, CONTROL, TREATMENT))
+
+
+def exploration_mask(
+    customer_ids: Collection[str], *, campaign_id: str, exploration_share: float
+) -> np.ndarray:
+    """True for the customers a campaign explores: a seeded draw of their own, independent
+    of the control group's (another hash key), the same on every rerun.
+
+    Examples:
+        >>> ids = [f"C{i}" for i in range(10_000)]
+        >>> explored = exploration_mask(ids, campaign_id="2026-09", exploration_share=0.05)
+        >>> round(float(explored.mean()), 2)
+        0.05
+        >>> held = control_mask(ids, campaign_id="2026-09", control_share=0.5)
+        >>> round(float(held[explored].mean()), 1)  # independent of the control draw
+        0.5
+    """
+    if exploration_share == 0:
+        return np.zeros(len(customer_ids), dtype=bool)
+    return control_mask(
+        customer_ids, campaign_id=f"{campaign_id}\x1fexplore", control_share=exploration_share
+    )

@@ -2,8 +2,10 @@
 
 ``outputs/campaigns/<campaign id>/`` holds ``scores.parquet`` (every customer
 scored), ``assignment.parquet`` (every flagged customer, their group and skip
-reason), ``campaign.csv`` (the customers to contact, for the CRM) and, on the
-synthetic world, ``outcomes.parquet``.
+reason), ``campaign.csv`` (the customers to contact, for the CRM), ``features.parquet``
+(the model's features of every treated and control customer as scored: the
+covariates of the campaign's experiment, which the uplift model learns from)
+and, on the synthetic world, ``outcomes.parquet``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ class CampaignFolder:
     @property
     def campaign_list(self) -> Path:
         return self.path / "campaign.csv"
+
+    @property
+    def features(self) -> Path:
+        return self.path / "features.parquet"
 
     @property
     def outcomes(self) -> Path:

@@ -31,6 +31,7 @@ from churn.contact_policy import (
     COOLDOWN,
     DECISION_COLUMNS,
     HOLDOUT,
+    RISK,
     SKIP_REASONS,
     SKIPPED,
     SUPPRESSED,
@@ -42,7 +43,7 @@ from churn.errors import ConfigError, InputError, NotReadyError
 from churn.holdout import CONTROL, TREATMENT
 from churn.urls import masked
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 _LOCK_KEY = 7_261_803_117  # any constant: the ledger's one advisory lock on PostgreSQL
 
 metadata = sa.MetaData()
@@ -76,6 +77,9 @@ campaigns = sa.Table(
     sa.Column("realized_roi_pct_low", sa.Float(), nullable=True),
     sa.Column("realized_roi_pct_high", sa.Float(), nullable=True),
     sa.Column("realized_full_cost_roi_pct", sa.Float(), nullable=True),
+    sa.Column("exploration_share", sa.Float(), nullable=False, server_default="0"),
+    sa.Column("risk_policy_profit", sa.Float(), nullable=True),
+    sa.Column("uplift_policy_profit", sa.Float(), nullable=True),
 )
 contacts = sa.Table(
     "contacts",
@@ -93,6 +97,7 @@ contacts = sa.Table(
     sa.Column("window_end", sa.DateTime(), nullable=False),
     sa.Column("churned", sa.SmallInteger(), nullable=True),
     sa.Column("observed_at", sa.DateTime(), nullable=True),
+    sa.Column("selected_by", sa.String(16), nullable=False, server_default=RISK),
     sa.Index("ix_contacts_customer", "customer_id"),
     sa.Index("ix_contacts_group_window", "grp", "window_end"),
 )
@@ -115,6 +120,7 @@ class NewCampaign:
     cost_per_contact: float
     save_rate: float
     n_scored: int
+    exploration_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,9 @@ class CampaignRecord:
     realized_roi_pct_low: float | None
     realized_roi_pct_high: float | None
     realized_full_cost_roi_pct: float | None
+    exploration_share: float = 0.0
+    risk_policy_profit: float | None = None
+    uplift_policy_profit: float | None = None
     n_treated: int = 0
     n_control: int = 0
     skipped: tuple[tuple[str, int], ...] = ()
@@ -471,6 +480,29 @@ class Ledger:
             result = conn.execute(query)
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
+    def experiments(self, campaign_id: str | None = None) -> pd.DataFrame:
+        """Every treated and control customer with an outcome, of every measured campaign
+        (or of one): ``campaign_id, customer_id, group, churned, churn_probability,
+        customer_value, selected_by, control_share, exploration_share`` — the uplift
+        model's data."""
+        query = (
+            sa.select(
+                contacts.c.campaign_id, contacts.c.customer_id, contacts.c.grp.label("group"),
+                contacts.c.churned, contacts.c.churn_probability, contacts.c.customer_value,
+                contacts.c.selected_by, campaigns.c.control_share,
+                campaigns.c.exploration_share,
+            )
+            .join(campaigns, campaigns.c.campaign_id == contacts.c.campaign_id)
+            .where(campaigns.c.measured_at.is_not(None), contacts.c.churned.is_not(None))
+            .where(contacts.c.grp.in_([TREATMENT, CONTROL]))
+            .order_by(contacts.c.campaign_id, contacts.c.customer_id)
+        )  # fmt: skip
+        if campaign_id is not None:
+            query = query.where(contacts.c.campaign_id == campaign_id)
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
     def attach_run(self, campaign_id: str, *, run_id: str, compute_seconds: float) -> None:
         """Remember the MLflow scoring run that logged the campaign (the latest one), and
         add its compute: every scoring of a campaign is charged, each once."""
@@ -564,6 +596,16 @@ class Ledger:
             conn.execute(statement, params)
         return len(params)
 
+    def record_policy_profits(self, campaign_id: str, *, risk: float, uplift: float) -> None:
+        """Keep what risk and uplift targeting would each have earned on the campaign's
+        experiment (estimated from its treated and control customers)."""
+        with self._transaction() as conn:
+            conn.execute(
+                campaigns.update()
+                .where(campaigns.c.campaign_id == campaign_id)
+                .values(risk_policy_profit=risk, uplift_policy_profit=uplift)
+            )
+
     def record_measurement(self, campaign_id: str, measurement: Measurement) -> None:
         """Keep the campaign's latest realized figures (each campaign counts once)."""
         low, high = measurement.roi_pct_ci or (None, None)
@@ -591,7 +633,7 @@ def _contacts(
         contacts.c.customer_id, contacts.c.churn_probability, contacts.c.customer_value,
         contacts.c.expected_value, contacts.c.grp.label("group"), contacts.c.skip_reason,
         contacts.c.contacted_at, contacts.c.window_end, contacts.c.churned,
-        contacts.c.observed_at,
+        contacts.c.observed_at, contacts.c.selected_by,
     ).where(contacts.c.campaign_id == campaign_id)  # fmt: skip
     if groups is not None:
         query = query.where(contacts.c.grp.in_(list(groups)))
@@ -714,6 +756,7 @@ def _insert_campaign(
             n_flagged=len(decisions),
             expected_net_benefit=float(decisions.loc[treated, "expected_value"].sum()),
             budget_left_out_value=plan.budget_left_out_value,
+            exploration_share=new.exploration_share,
         )
     )
     if decisions.empty:
@@ -725,6 +768,7 @@ def _insert_campaign(
         "churn_probability": decisions["churn_probability"].astype(float),
         "customer_value": decisions["customer_value"].astype(float),
         "expected_value": decisions["expected_value"].astype(float),
+        "selected_by": decisions["selected_by"].astype(str),
     }
     same = {"campaign_id": new.campaign_id, "contacted_at": scored_at, "window_end": window_end}
     _bulk_insert(conn, rows, same=same)

@@ -76,6 +76,16 @@ BASES: dict[str, tuple[str, str]] = {
     "auc_customers": ("customers", "customers the realized AUC was measured on"),
     "best_cv_auc": ("0-1", "best cross-validated AUC of a parameter search (churn tune)"),
     "psi_max": ("PSI", "largest feature drift (population stability index) of the scoring"),
+    "qini": ("-1 to 1", "Qini coefficient of the uplift ranking (0 = random order; causalml's)"),
+    "auuc": ("0-1", "area under the uplift (cumulative gain) curve, scaled (0.5 = random)"),
+    "current_profit": ("$", "risk targeting's incremental profit, estimated on the experiments"),
+    "candidate_profit": ("$", "uplift targeting's incremental profit at the same budget"),
+    "profit_difference": ("$", "uplift − risk targeting's incremental profit (paired)"),
+    "budget": ("customers", "contacts both policies are compared at (population-weighted)"),
+    "switch": ("0/1", "1 when the gate lets uplift targeting replace risk targeting"),
+    "customers": ("customers", "experimental customers the uplift model was judged on"),
+    "training_customers": ("customers", "experimental customers the uplift model learnt from"),
+    "experiment_customers": ("customers", "treated and control customers with outcomes"),
 }
 
 # Family prefixes, longest first: (what the family is).
@@ -91,6 +101,11 @@ PREFIXES: dict[str, str] = {
     "pooled_": "pooled over campaigns",
     "cv_": "mean over the cross-validation folds",
     "psi_": "drift of that feature in the scored table (population stability index)",
+    "crossfit_": "the uplift model, cross-fitted: each customer predicted by a model that "
+    "never saw them",
+    "gate_": "the gate: risk against uplift targeting on the experiments, paired bootstrap",
+    "policy_": "risk against uplift targeting on this campaign's experiment (the uplift "
+    "champion's choices; in sample when it learnt from this campaign)",
 }
 
 SUFFIXES: dict[str, str] = {

@@ -8,7 +8,7 @@ calibrated churn probabilities: the 0.7 trigger is a probability, so a score of
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -19,31 +19,71 @@ from churn.features import FeatureSpec, build_features
 
 
 class Calibrator(Protocol):
+    # The name a config, a saved model and a training run call it by.
+    kind: ClassVar[str]
+
     def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    clipped = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(clipped / (1 - clipped))
+
+
+def _expit(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 @dataclass
 class SigmoidCalibrator:
     """Platt scaling on the log-odds of the raw score."""
 
+    kind: ClassVar[str] = "sigmoid"
     slope: float
     intercept: float
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        raw = np.clip(x, 1e-12, 1 - 1e-12)
-        logit = np.log(raw / (1 - raw))
-        return 1.0 / (1.0 + np.exp(-(self.slope * logit + self.intercept)))
+        return _expit(self.slope * _logit(np.asarray(x, dtype=float)) + self.intercept)
 
 
 @dataclass
 class IsotonicCalibrator:
     """A monotone step-and-ramp map, linear between the fitted points, flat beyond them."""
 
+    kind: ClassVar[str] = "isotonic"
     x: np.ndarray
     y: np.ndarray
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.interp(np.asarray(x, dtype=float), self.x, self.y)
+
+
+@dataclass
+class SmoothCalibrator:
+    """Isotonic regression's blocks joined by straight lines: strictly increasing.
+
+    ``x`` and ``y`` are the knots, one per isotonic block: its customers' mean raw
+    score and their observed churn rate, both strictly increasing. Between knots the
+    map is linear; beyond the outermost knot a raw score keeps its odds ratio to that
+    knot's raw score (a slope of one in log-odds), so it never flattens. Different raw
+    scores therefore get different probabilities and only tied raw scores tie: the
+    trees' ranking survives calibration, where isotonic steps give whole blocks of
+    customers one score.
+    """
+
+    kind: ClassVar[str] = "smooth"
+    x: np.ndarray
+    y: np.ndarray
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        p = np.interp(x, self.x, self.y)
+        ends_x, ends_y = self.x[[0, -1]], self.y[[0, -1]]
+        shift = _logit(ends_y) - _logit(ends_x)
+        low, high = x < ends_x[0], x > ends_x[1]
+        p[low] = _expit(_logit(x[low]) + shift[0])
+        p[high] = _expit(_logit(x[high]) + shift[1])
+        return p
 
 
 @dataclass

@@ -26,7 +26,13 @@ import numpy as np
 from churn.drift import FeatureProfile
 from churn.errors import NotReadyError
 from churn.features import FeatureSpec
-from churn.model import Calibrator, ChurnModel, IsotonicCalibrator, SigmoidCalibrator
+from churn.model import (
+    Calibrator,
+    ChurnModel,
+    IsotonicCalibrator,
+    SigmoidCalibrator,
+    SmoothCalibrator,
+)
 
 FORMAT = "churn-model/1"
 BOOSTER_FILE = "booster.txt"
@@ -121,8 +127,8 @@ def load_model(folder: Path, *, expected_sha256: str | None = None) -> ChurnMode
 
 
 def _calibrator_as_dict(calibrator: Calibrator) -> dict[str, Any]:
-    if isinstance(calibrator, IsotonicCalibrator):
-        return {"kind": "isotonic", "x": calibrator.x.tolist(), "y": calibrator.y.tolist()}
+    if isinstance(calibrator, IsotonicCalibrator | SmoothCalibrator):
+        return {"kind": calibrator.kind, "x": calibrator.x.tolist(), "y": calibrator.y.tolist()}
     if isinstance(calibrator, SigmoidCalibrator):
         return {"kind": "sigmoid", "slope": calibrator.slope, "intercept": calibrator.intercept}
     if hasattr(calibrator, "X_thresholds_"):  # scikit-learn's, in models trained before
@@ -135,6 +141,8 @@ def _calibrator_as_dict(calibrator: Calibrator) -> dict[str, Any]:
 def _calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
     if data["kind"] == "isotonic":
         return IsotonicCalibrator(x=np.asarray(data["x"], float), y=np.asarray(data["y"], float))
+    if data["kind"] == "smooth":
+        return SmoothCalibrator(x=np.asarray(data["x"], float), y=np.asarray(data["y"], float))
     if data["kind"] == "sigmoid":
         return SigmoidCalibrator(slope=float(data["slope"]), intercept=float(data["intercept"]))
     raise ModelIntegrityError(f"unknown calibrator kind {data['kind']!r} in {RECIPE_FILE}")

@@ -16,21 +16,28 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from churn.atomic import atomic_path
+from churn.contact_policy import EXPLORATION, RISK
 from churn.data import Chunk, check_customer_ids, iter_customer_batches, read_chunk
 from churn.dataset import VALUE_COLUMN, DatasetSettings, customer_values
 from churn.drift import DriftMonitor
-from churn.holdout import TREATMENT
+from churn.holdout import TREATMENT, exploration_mask
 from churn.model import ChurnModel
 from churn.schema import ID_COLUMN
+from churn.uplift import expected_incremental_profit
+
+if TYPE_CHECKING:
+    from churn.uplift import UpliftModel
 
 CAMPAIGN_COLUMNS = ("customer_id", "churn_probability", "campaign_id", "scored_at", "model_version")
 ASSIGNMENT_COLUMNS = (
-    "customer_id", "churn_probability", VALUE_COLUMN, "group", "skip_reason", "campaign_id",
+    "customer_id", "churn_probability", VALUE_COLUMN, "group", "skip_reason", "selected_by",
+    "campaign_id",
 )  # fmt: skip
 
 
@@ -41,15 +48,50 @@ def score_customers(
 
     With a ``monitor``, the chunk's features are also counted for drift.
     """
+    return _scored(model, customers, monitor)[0]
+
+
+def _scored(
+    model: ChurnModel, customers: pd.DataFrame, monitor: DriftMonitor | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scores, and the features they were computed from."""
     features = model.features(customers)
     if monitor is not None:
         monitor.update(features)
-    return pd.DataFrame(
+    scores = pd.DataFrame(
         {
             ID_COLUMN: customers[ID_COLUMN].to_numpy(),
             "churn_probability": model.predict_features(features),
         }
     )
+    return scores, features
+
+
+@dataclass(frozen=True)
+class Targeting:
+    """Whom a campaign selects besides exploration.
+
+    ``risk``: churn probability above the threshold. ``uplift``: a positive expected
+    incremental profit (``uplift × value − cost``, the uplift model's). ``hybrid``:
+    both. Under uplift and hybrid each selected customer's ``expected_value`` is that
+    expected incremental profit, which the contact budget ranks by.
+    """
+
+    policy: Literal["risk", "uplift", "hybrid"] = "risk"
+    uplift: UpliftModel | None = None
+    cost_per_contact: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.policy != RISK and self.uplift is None:
+            raise ValueError(f"{self.policy} targeting needs an uplift model")
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """A campaign's random draw from below the threshold (``campaign.exploration_share``)."""
+
+    campaign_id: str
+    share: float
 
 
 def flag_customers(scores: pd.DataFrame, *, threshold: float) -> pd.DataFrame:
@@ -67,7 +109,9 @@ def flag_customers(scores: pd.DataFrame, *, threshold: float) -> pd.DataFrame:
     return scores.loc[scores["churn_probability"] > threshold].reset_index(drop=True)
 
 
-FLAGGED_COLUMNS = ("customer_id", "churn_probability", VALUE_COLUMN)
+FLAGGED_COLUMNS = ("customer_id", "churn_probability", VALUE_COLUMN, "selected_by")
+# Present when an uplift model set each customer's expected incremental profit.
+EXPECTED_VALUE = "expected_value"
 
 
 @dataclass(frozen=True)
@@ -76,17 +120,21 @@ class ScoringResult:
 
     Attributes:
         n_scored: customers scored.
-        flagged: ``customer_id, churn_probability, customer_value`` of those above
-            the threshold, in table order (the contact policy decides who of them
-            is contacted).
+        flagged: ``customer_id, churn_probability, customer_value, selected_by`` of
+            those above the threshold (``risk``) and those explored below it
+            (``exploration``), in table order (the contact policy decides who of
+            them is contacted).
         scores_path: the parquet file of every customer's score.
         drift: PSI per feature against the training profiles.
+        features: ``customer_id`` and the model's features of the ``flagged``, in the
+            same order: the covariates of the campaign's experiment.
     """
 
     n_scored: int
     flagged: pd.DataFrame
     scores_path: Path
     drift: dict[str, float]
+    features: pd.DataFrame
 
     @property
     def n_flagged(self) -> int:
@@ -111,6 +159,8 @@ def score_file(
     dataset: DatasetSettings | None = None,
     clv: float = 0.0,
     on_chunk: Callable[[int], None] | None = None,
+    exploration: Exploration | None = None,
+    targeting: Targeting | None = None,
 ) -> ScoringResult:
     """Score every customer of a table in chunks; write every score, return the flagged.
 
@@ -125,6 +175,9 @@ def score_file(
         clv: each customer's value when the dataset declares no ``customer_value`` rule.
         on_chunk: called with the customers scored so far after each chunk but the
             last (progress for people).
+        exploration: also select this random share of the customers the targeting
+            does not select.
+        targeting: whom to select (default: risk, above the threshold).
 
     Raises:
         InputError: the table is missing, unreadable or invalid; the scores file is
@@ -137,43 +190,82 @@ def score_file(
     check_customer_ids(path, dataset=dataset)
     n_scored = 0
     monitor = DriftMonitor(model.profiles)
-    flagged_parts: list[pd.DataFrame] = []
+    flagged_parts: list[tuple[pd.DataFrame, pd.DataFrame]] = []
     with contextlib.ExitStack() as stack:
         scores_tmp = stack.enter_context(atomic_path(scores_path))
         writer: pq.ParquetWriter | None = None
         for chunk in iter_customer_batches(path, chunk_size=chunk_size, dataset=dataset):
             if n_scored and on_chunk is not None:
                 on_chunk(n_scored)
-            scores = score_customers(model, chunk, monitor=monitor)
+            scores, features = _scored(model, chunk, monitor)
             table = pa.Table.from_pandas(scores, preserve_index=False)
             if writer is None:
                 writer = stack.enter_context(pq.ParquetWriter(scores_tmp, table.schema))
             writer.write_table(table)
-            flagged_parts.append(_flagged(scores, chunk, threshold, dataset, clv))
+            flagged_parts.append(
+                _flagged(scores, chunk, features, threshold, dataset, clv, exploration, targeting)
+            )
             n_scored += len(scores)
         if writer is not None:
             writer.close()
-    return ScoringResult(n_scored, _joined(flagged_parts), scores_path, monitor.report())
+    flagged, features = _joined(flagged_parts, model)
+    return ScoringResult(n_scored, flagged, scores_path, monitor.report(), features)
 
 
-def _joined(parts: list[pd.DataFrame]) -> pd.DataFrame:
+def _joined(
+    parts: list[tuple[pd.DataFrame, pd.DataFrame]], model: ChurnModel
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not parts:
-        return pd.DataFrame({c: [] for c in FLAGGED_COLUMNS})
-    return pd.concat(parts, ignore_index=True)[list(FLAGGED_COLUMNS)]
+        empty = pd.DataFrame({c: [] for c in FLAGGED_COLUMNS})
+        return empty, pd.DataFrame({c: [] for c in (ID_COLUMN, *model.spec.names)})
+    flagged = pd.concat([p[0] for p in parts], ignore_index=True)
+    extra = [EXPECTED_VALUE] if EXPECTED_VALUE in flagged else []
+    flagged = flagged[[*FLAGGED_COLUMNS, *extra]]
+    return flagged, pd.concat([p[1] for p in parts], ignore_index=True)
 
 
 def _flagged(
     scores: pd.DataFrame,
     customers: pd.DataFrame,
+    features: pd.DataFrame,
     threshold: float,
     dataset: DatasetSettings,
     clv: float,
-) -> pd.DataFrame:
-    """The flagged customers of a chunk, with each one's value."""
-    above = (scores["churn_probability"] > threshold).to_numpy()
-    flagged = flag_customers(scores, threshold=threshold)
-    flagged[VALUE_COLUMN] = customer_values(customers.loc[above], dataset, clv)
-    return flagged
+    exploration: Exploration | None,
+    targeting: Targeting | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The chunk's customers the targeting selects and those explored beside them, with
+    each one's value and why they were selected; and their features."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold={threshold} should be a probability strictly between 0 and 1")
+    targeting = targeting or Targeting()
+    selected = (scores["churn_probability"] > threshold).to_numpy()
+    profit = None
+    if targeting.uplift is not None and targeting.policy != RISK:
+        values = np.asarray(customer_values(customers, dataset, clv), dtype=float)
+        profit = expected_incremental_profit(
+            targeting.uplift.predict(features), values,
+            cost_per_contact=targeting.cost_per_contact,
+        )  # fmt: skip
+        positive = profit > 0
+        selected = positive if targeting.policy == "uplift" else selected & positive
+    chosen = selected
+    if exploration is not None and exploration.share > 0:
+        ids = scores[ID_COLUMN].to_numpy()
+        explored = np.zeros(len(selected), dtype=bool)
+        explored[~selected] = exploration_mask(
+            ids[~selected], campaign_id=exploration.campaign_id,
+            exploration_share=exploration.share,
+        )  # fmt: skip
+        chosen = selected | explored
+    flagged = scores.loc[chosen].reset_index(drop=True)
+    flagged[VALUE_COLUMN] = customer_values(customers.loc[chosen], dataset, clv)
+    flagged["selected_by"] = np.where(selected[chosen], targeting.policy, EXPLORATION)
+    if profit is not None:
+        flagged["expected_value"] = profit[chosen]
+    chosen_features = features.loc[chosen].reset_index(drop=True)
+    chosen_features.insert(0, ID_COLUMN, flagged[ID_COLUMN].to_numpy())
+    return flagged, chosen_features
 
 
 @dataclass(frozen=True)
@@ -208,6 +300,8 @@ def write_campaign_files(
         withheld: customers kept off the list though the ledger records them as treated
             (opted out since the campaign was recorded).
     """
+    if "selected_by" not in decisions:  # rows recorded by the risk rule alone
+        decisions = decisions.assign(selected_by=RISK)
     assignment = decisions.assign(campaign_id=campaign_id)[list(ASSIGNMENT_COLUMNS)]
     treated = assignment.loc[assignment["group"] == TREATMENT]
     if len(withheld):
@@ -233,6 +327,7 @@ class ChunkResult:
     flagged: pd.DataFrame
     drift_counts: dict[str, np.ndarray]
     part: Path
+    features: pd.DataFrame
 
 
 def score_chunk(
@@ -243,16 +338,20 @@ def score_chunk(
     part: Path,
     dataset: DatasetSettings | None = None,
     clv: float = 0.0,
+    exploration: Exploration | None = None,
+    targeting: Targeting | None = None,
 ) -> ChunkResult:
     """Score one chunk on its own (e.g. on a Dask worker); write its scores to ``part``."""
     dataset = DatasetSettings() if dataset is None else dataset
     frame = read_chunk(chunk, dataset=dataset)
     monitor = DriftMonitor(model.profiles)
-    scores = score_customers(model, frame, monitor=monitor)
+    scores, features = _scored(model, frame, monitor)
     part.parent.mkdir(parents=True, exist_ok=True)
     scores.to_parquet(part, index=False)
-    flagged = _flagged(scores, frame, threshold, dataset, clv)
-    return ChunkResult(chunk.index, len(scores), flagged, monitor.counts, part)
+    flagged, chosen = _flagged(
+        scores, frame, features, threshold, dataset, clv, exploration, targeting
+    )
+    return ChunkResult(chunk.index, len(scores), flagged, monitor.counts, part, chosen)
 
 
 def combine_chunks(
@@ -277,5 +376,5 @@ def combine_chunks(
         if writer is not None:
             writer.close()
     n_scored = sum(r.n_scored for r in ordered)
-    flagged = _joined([r.flagged for r in ordered])
-    return ScoringResult(n_scored, flagged, scores_path, monitor.report())
+    flagged, features = _joined([(r.flagged, r.features) for r in ordered], model)
+    return ScoringResult(n_scored, flagged, scores_path, monitor.report(), features)

@@ -7,6 +7,7 @@ rows fail and a few example rows (by row number and customer id).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,8 +19,10 @@ from churn.dataset import (
     ID_COLUMN,
     LABEL_COLUMN,
     DatasetSettings,
+    column_section,
     prepare,
     prepare_outcomes,
+    yaml_snippet,
 )
 from churn.errors import InputError
 
@@ -114,40 +117,89 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text):,} characters)"
 
 
-def yaml_fix(column: str, check: str, dataset: DatasetSettings) -> str | None:
+# A fix lists at most this many refused values, of at most this many characters: more,
+# or longer, are not a few placeholders or categories to declare one by one.
+_LISTED = 5
+_LONGEST = 40
+
+
+def _few(texts: list[str]) -> bool:
+    return len(texts) <= _LISTED and all(len(t) <= _LONGEST for t in texts)
+
+
+def yaml_fix(
+    column: str, check: str, dataset: DatasetSettings, values: Sequence[object] = ()
+) -> str | None:
     """The declaration that would accept what a check refused, for the error to show.
+
+    It is a ``dataset:`` line to add to the config: the line merges into the
+    declaration (``churn.settings``), so it names only the key that changes.
+
+    Args:
+        column: the declared column.
+        check: the pandera check that refused values.
+        dataset: the declaration.
+        values: the values refused, as pandera reports them.
 
     Examples:
         >>> yaml_fix("tenure_months", "not_nullable", DatasetSettings())
-        'if an empty tenure_months means unknown, add `nullable: true` to dataset.numeric.tenure_months (and `fill: 0` to read it as 0)'
-        >>> yaml_fix("plan", "isin(['basic', 'plus', 'premium'])", DatasetSettings())[:46]
-        "to accept it, add it to the column's `levels` "
+        'if an empty tenure_months means unknown, add `dataset: {numeric: {tenure_months: {nullable: true}}}` (`fill: 0` beside `nullable` reads it as 0)'
+        >>> yaml_fix("plan", "isin(['basic', 'standard', 'premium'])", DatasetSettings(),
+        ...          ["gold"])
+        "to accept 'gold', add it to the levels: `dataset: {categorical: {plan: {levels: [basic, standard, premium, gold]}}}` (or rename it to one of them with the column's `replace`)"
     """  # noqa: E501
+    refused = [v.item() if isinstance(v, np.generic) else v for v in values]
+    texts = list(dict.fromkeys(str(v).strip() for v in refused if v is not None and v == v))
+    shown = ", ".join(repr(t) for t in texts)
+    it = "it" if len(texts) == 1 else "them"
+
+    def snippet(change: dict[str, object]) -> str:
+        return f"`{yaml_snippet(column_section(dataset, column, change))}`"
+
     if column in dataset.numeric:
-        if check.startswith("not_nullable"):
+        number = dataset.numeric[column]
+        if check.startswith("not_nullable") or (check.startswith("coerce_dtype") and not texts):
             return (
-                f"if an empty {column} means unknown, add `nullable: true` to "
-                f"dataset.numeric.{column} (and `fill: 0` to read it as 0)"
+                f"if an empty {column} means unknown, add {snippet({'nullable': True})} "
+                "(`fill: 0` beside `nullable` reads it as 0)"
             )
         if check.startswith("coerce_dtype"):
+            if not _few(texts):
+                listed = [t for t in texts if len(t) <= _LONGEST][:_LISTED]
+                example = f", e.g. {snippet({'missing': [*number.missing, *listed]})}"
+                return "if such text means unknown, list it under the column's `missing`" + (
+                    example if listed else ""
+                )
             return (
-                "if empty cells or a text such as 'n/a' mean unknown, add `nullable: true` and "
-                f"`missing: ['n/a']` (the file's own text) to dataset.numeric.{column} (and "
-                "`fill: 0` to read them as 0)"
+                f"if {shown} mean{'s' if len(texts) == 1 else ''} unknown, add "
+                f"{snippet({'missing': [*number.missing, *texts]})} (`fill: 0` beside "
+                f"`missing` reads {it} as 0)"
             )
         if check.startswith(("greater_than", "less_than", "in_range")):
-            return f"if these values are right, widen `min`/`max` under dataset.numeric.{column}"
+            numbers = pd.to_numeric(pd.Series(refused, dtype=object), errors="coerce").dropna()
+            change: dict[str, object] = {}
+            if len(numbers) and number.min is not None and numbers.min() < number.min:
+                change["min"] = _bound(float(numbers.min()))
+            if len(numbers) and number.max is not None and numbers.max() > number.max:
+                change["max"] = _bound(float(numbers.max()))
+            if not change:
+                return f"if these values are right, widen `min`/`max` of {column}"
+            return f"if these values are right, widen the range: {snippet(change)}"
     if column in dataset.categorical:
-        if check.startswith("isin"):
+        category = dataset.categorical[column]
+        if check.startswith("isin") and category.levels is not None:
+            if not _few(texts):
+                return (
+                    f"the column has {len(texts)} different values outside its levels; to "
+                    f"accept any value, {snippet({'levels': None})}"
+                )
             return (
-                "to accept it, add it to the column's `levels` (or map it to a level with "
-                f"`replace`) under dataset.categorical.{column}"
+                f"to accept {shown}, add {it} to the levels: "
+                f"{snippet({'levels': [*category.levels, *texts]})} (or rename {it} to one "
+                "of them with the column's `replace`)"
             )
         if check.startswith("not_nullable"):
-            return (
-                f"if empty means unknown, declare `nullable: true` under "
-                f"dataset.categorical.{column}"
-            )
+            return f"if empty means unknown, add {snippet({'nullable': True})}"
     return None
 
 
@@ -186,7 +238,11 @@ def _describe_failures(
         shown_name = (names or {}).get(column, column) if isinstance(column, str) else column
         where = f"column '{shown_name}'" if isinstance(column, str) else "table"
         count = len(index) if len(index) else len(group)
-        fix = yaml_fix(column, check, dataset) if dataset and isinstance(column, str) else None
+        fix = (
+            yaml_fix(column, check, dataset, group["failure_case"].tolist())
+            if dataset and isinstance(column, str)
+            else None
+        )
         lines.append(
             f"{where} fails {what} in {count} row{'s' if count != 1 else ''}"
             + (f" (e.g. {'; '.join(examples)})" if examples else "")

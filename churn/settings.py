@@ -1,8 +1,13 @@
 """Typed settings, loaded once from YAML by the entry point and passed down.
 
 A config file may start with ``extends: other.yaml`` (relative to itself): the
-other file is loaded first and this one's keys override it, section by section
-(a ``dataset`` section replaces the other's whole).
+other file is loaded first and this one's keys override it, section by section.
+A ``dataset`` section merges all the way down instead (``_merge_dataset``): a
+config changes one key of one column, adds a column, or removes one with
+``drop: [name]``; a list it gives replaces the parent's, except ``drop``, which
+adds to it. A mapping tagged ``!replace`` (``dataset: !replace``) replaces what
+it extends whole. A config without ``extends`` merges its ``dataset`` into the
+built-in declaration, the synthetic world's, as ``configs/default.yaml`` is.
 ``MLFLOW_TRACKING_URI`` in the environment overrides ``tracking.uri``, the
 way every MLflow tool behaves; ``CHURN_LEDGER_URL`` overrides ``ledger.url``.
 An unknown key is reported with the closest valid key at its place, and the
@@ -31,7 +36,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from churn.dataset import DatasetSettings
+from churn.dataset import COLUMN_KINDS, DatasetSettings
 from churn.errors import ConfigError
 
 
@@ -69,6 +74,12 @@ class DataSettings(_Section):
     start: date | None = date(2026, 6, 30)
     horizon_months: int = Field(3, ge=1, le=24)
     world_drift: WorldDriftSettings = WorldDriftSettings()
+    response: Literal["independent", "heterogeneous"] = Field(
+        "independent",
+        description="the synthetic world's campaign effect: independent of the features "
+        "(Beta(5, 3), mean save rate 0.625) or heterogeneous (persuadables, lost causes, "
+        "sleeping dogs; see churn.synthetic)",
+    )
 
     @model_validator(mode="after")
     def _packaged_needs_a_name(self) -> DataSettings:
@@ -121,7 +132,9 @@ class ModelSettings(_Section):
     subsample: float = Field(0.8, gt=0, le=1)
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(0.0, ge=0)
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    # How raw tree scores become probabilities, fitted on the validation split (see
+    # churn/calibration.py); auto: the lowest cross-validated log loss that keeps the ranking.
+    calibration: Literal["auto", "smooth", "isotonic", "sigmoid"] = "auto"
     # Compile the trees (lleaves, the `compiled` extra) at training; scoring uses them.
     compile: bool = True
     # Seeded stratified k-fold estimate of AUC and calibration, logged as cv_*; 0: skip.
@@ -161,6 +174,44 @@ class CampaignSettings(_Section):
     runner: Literal["local", "dask"] = "local"
     dask_address: str | None = None
     dask_workers: int = Field(2, ge=1)
+    targeting: Literal["risk", "uplift", "hybrid"] = Field(
+        "risk",
+        description="whom to contact: risk (churn probability above the threshold), uplift "
+        "(expected incremental profit, uplift × value − cost, above 0, best first) or hybrid "
+        "(above the threshold and a positive expected incremental profit); uplift and hybrid "
+        "need an uplift model that passed the gate (churn uplift), else risk is kept",
+    )
+    exploration_share: float = Field(
+        0.0, ge=0, lt=1,
+        description="random share of the customers at or below the threshold added to the "
+        "campaign (and to its control group) so that uplift can be learnt where risk "
+        "targeting never looks; their contacts cost like any other; 0: off",
+    )  # fmt: skip
+
+
+class UpliftSettings(_Section):
+    """The uplift model, learnt from the measured campaigns' treated and control customers."""
+
+    registered_name: str = Field("churn-uplift", description="its name in the MLflow registry")
+    learner: Literal["t", "x"] = Field(
+        "x", description="meta-learner on LightGBM: t (two models) or x (Künzel's X-learner)"
+    )
+    n_estimators: int = Field(200, ge=1, description="boosting rounds of each booster")
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2)
+    min_child_samples: int = Field(40, ge=1)
+    folds: int = Field(
+        3,
+        ge=2,
+        le=10,
+        description="cross-fitting folds: each experimental customer is judged by a model "
+        "fitted on the other folds (the registered model is fitted on all)",
+    )
+    min_control: int = Field(
+        200, ge=10, description="control customers with outcomes needed before a model is fitted"
+    )
+    bootstrap: int = Field(1000, ge=100, description="resamples of the intervals and the gate")
+    seed: int = 42
 
 
 class ContactSettings(_Section):
@@ -247,6 +298,7 @@ class TrackingSettings(_Section):
     training_experiment: str = "churn-training"
     scoring_experiment: str = "churn-scoring"
     registry_experiment: str = "churn-registry"
+    uplift_experiment: str = "churn-uplift"
 
 
 class Settings(_Section):
@@ -265,6 +317,7 @@ class Settings(_Section):
     contact: ContactSettings = ContactSettings()
     ledger: LedgerSettings = LedgerSettings()
     measurement: MeasurementSettings = MeasurementSettings()
+    uplift: UpliftSettings = UpliftSettings()
     drift: DriftSettings = DriftSettings()
     costs: CostSettings = CostSettings()
     schedule: ScheduleSettings = ScheduleSettings()
@@ -309,26 +362,157 @@ def _find_parent(path: Path, parent: str) -> Path:
     )
 
 
+class _Replace(dict[str, Any]):
+    """A mapping tagged ``!replace``: it replaces the value it extends instead of merging."""
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, first: int, second: int) -> None:
+        super().__init__(key, first, second)
+        self.key, self.first, self.second = key, first, second
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML's safe loader, with ``!replace``, and a key given twice in one mapping refused:
+    YAML would keep the last silently, so a ``dataset:`` line pasted from an error message
+    under a config's own ``dataset:`` section would replace that section."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        lines: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if key.tag == _MERGE_TAG or not isinstance(key, yaml.ScalarNode):
+                continue  # `<<: *anchor` keys are overridden by design
+            line = key.start_mark.line + 1
+            first = lines.setdefault((key.tag, key.value), line)
+            if first != line:
+                raise _DuplicateKey(key.value, first, line)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _construct_replace(loader: yaml.SafeLoader, node: yaml.Node) -> _Replace:
+    if not isinstance(node, yaml.MappingNode):
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            "`!replace` marks a mapping (a list or a value given in a config always replaces "
+            "the one it extends)",
+            node.start_mark,
+        )
+    return _Replace({str(k): v for k, v in loader.construct_mapping(node, deep=True).items()})
+
+
+_ConfigLoader.add_constructor("!replace", _construct_replace)
+
+
+def _merged(base: Any, override: Any) -> Any:
+    """``override`` over ``base``: mappings merge key by key, all the way down; anything
+    else (a list, a value, a mapping tagged ``!replace``) replaces what it overrides."""
+    if isinstance(override, _Replace) or not (
+        isinstance(base, dict) and isinstance(override, dict)
+    ):
+        return override
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merged(base[key], value) if key in base else value
+    return merged
+
+
+def _merge_dataset(parent: Any, child: Any) -> Any:
+    """A config's ``dataset`` section over the declaration it extends.
+
+    Mappings merge key by key down to a column's own keys; a list replaces the
+    parent's (``aliases``, ``levels``, ``missing``, ``churned``, ``stayed``:
+    what a config writes is the whole list), except ``drop``, which adds to the
+    parent's and removes the columns (or ``days_between`` features) it names from
+    the declaration. A column the child declares leaves the parent's ``drop``
+    and the parent's other kinds (numeric, categorical, dates). A section tagged
+    ``!replace`` is the whole declaration: the column kinds it leaves out are
+    empty, not the synthetic world's.
+    """
+    if isinstance(child, _Replace):
+        return _Replace({**{kind: {} for kind in COLUMN_KINDS}, **child})
+    if not (isinstance(parent, dict) and isinstance(child, dict)):
+        return child
+    dropped = _names(child.get("drop"))
+    moved = {
+        kind: {str(name) for name in child[kind]}
+        for kind in COLUMN_KINDS
+        if isinstance(child.get(kind), dict)
+    }
+    declared = set().union(*moved.values())
+    inherited = dict(parent)
+    for kind in COLUMN_KINDS:
+        if isinstance(parent.get(kind), dict):
+            others = declared - moved.get(kind, set())
+            inherited[kind] = {
+                name: column
+                for name, column in parent[kind].items()
+                if name not in dropped and name not in others
+            }
+    merged = _merged(inherited, {key: value for key, value in child.items() if key != "drop"})
+    kept = [name for name in _names(parent.get("drop")) if name not in declared]
+    if not isinstance(child.get("drop", []), list):
+        merged["drop"] = child["drop"]  # validation says what it should be
+    elif "drop" in child or isinstance(parent.get("drop"), list):
+        merged["drop"] = [*kept, *(name for name in dropped if name not in kept)]
+    return merged
+
+
+def _names(value: Any) -> list[Any]:
+    """A list of names as given, or none if what is given is not a list."""
+    return value if isinstance(value, list) else []
+
+
+def _plain(value: Any) -> Any:
+    """Parsed YAML without the ``!replace`` marks, once merging is done."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist.")
     if path.resolve() in seen:
         raise ConfigError(f"Config file {path} extends itself through {seen[-1]}.")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=_ConfigLoader) or {}
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            f"Config file {path} gives the key '{exc.key}' twice in one mapping (lines "
+            f"{exc.first} and {exc.second}); YAML would keep only the last. Write it once, "
+            "with what both say"
+            + (
+                " (a `dataset:` line from an error message goes inside the `dataset:` section "
+                "already there)."
+                if exc.key == "dataset"
+                else "."
+            )
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"Config file {path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"Config file {path} must hold a mapping of sections, not {raw!r}.")
     parent = raw.pop("extends", None)
     if parent is None:
-        return raw
-    base = _read_yaml(_find_parent(path, str(parent)), (*seen, path.resolve()))
+        # The built-in declaration is configs/default.yaml's: a config without `extends`
+        # changes it as one that extends default.yaml would.
+        base: dict[str, Any] = {"dataset": DatasetSettings().model_dump(mode="json")}
+        if "dataset" not in raw:
+            return raw
+    else:
+        base = _read_yaml(_find_parent(path, str(parent)), (*seen, path.resolve()))
     for section, values in raw.items():
-        # A dataset is declared whole: merging two declarations would mix their columns.
-        if (
-            section != "dataset"
-            and isinstance(values, dict)
+        if section == "dataset":
+            base[section] = _merge_dataset(base.get(section), values)
+        elif (
+            isinstance(values, dict)
+            and not isinstance(values, _Replace)
             and isinstance(base.get(section), dict)
         ):
             base[section] = {**base[section], **values}
@@ -338,6 +522,17 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 
 def _describe_error(err: ErrorDetails) -> str:
+    loc = err["loc"]
+    if (
+        err["type"] == "extra_forbidden"
+        and len(loc) > 1
+        and loc[-1] == "replace"
+        and err["input"] is True
+    ):
+        return (
+            "unknown key — to replace what this config extends, tag the mapping instead: "
+            f"`{loc[-2]}: !replace` followed by all it declares"
+        )
     if err["type"] == "extra_forbidden":
         hint = explain_unknown_key(Settings, err["loc"], top_level=("extends",))
         if hint is not None:
@@ -463,7 +658,7 @@ def load_settings(
         ConfigError: the file is missing, not YAML, or has an unknown key or a bad value.
     """
     environ = os.environ if environ is None else environ
-    raw = {} if path is None else _read_yaml(Path(path))
+    raw = {} if path is None else _plain(_read_yaml(Path(path)))
     if uri := environ.get("MLFLOW_TRACKING_URI"):
         raw.setdefault("tracking", {})["uri"] = uri
     if url := environ.get("CHURN_LEDGER_URL"):

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from churn.calibration import fit_calibrator
 from churn.compiled import CompiledTrees
 from churn.drift import FeatureProfile, profile_features
 from churn.features import SYNTHETIC, FeatureSpec, build_features, category_levels
-from churn.model import Calibrator, ChurnModel, IsotonicCalibrator, SigmoidCalibrator
+from churn.model import ChurnModel
 from churn.schema import LABEL_COLUMN
 from churn.settings import ModelSettings
 
@@ -78,29 +79,6 @@ def split_customers(
         name: customers.take(np.sort(np.concatenate(chunks))) for name, chunks in parts.items()
     }
     return Split(**taken)
-
-
-def fit_calibrator(raw: np.ndarray, y: np.ndarray, *, method: str) -> Calibrator:
-    """Fit an isotonic or sigmoid map from raw scores to observed churn rates."""
-    if method == "isotonic":
-        from sklearn.isotonic import IsotonicRegression
-
-        # Isotonic steps reach exactly 0 or 1 where a tail of the validation data is
-        # all one class; no finite sample proves certainty, so keep half a customer
-        # of doubt at each end.
-        doubt = 0.5 / len(y)
-        iso = IsotonicRegression(y_min=doubt, y_max=1.0 - doubt, out_of_bounds="clip")
-        iso.fit(raw, y)
-        # Kept as its fitted points, so a saved model is data (churn.model_io), not a pickle.
-        return IsotonicCalibrator(x=iso.X_thresholds_.copy(), y=iso.y_thresholds_.copy())
-    if method == "sigmoid":
-        from sklearn.linear_model import LogisticRegression
-
-        clipped = np.clip(raw, 1e-12, 1 - 1e-12)
-        logit = np.log(clipped / (1 - clipped)).reshape(-1, 1)
-        lr = LogisticRegression(C=1e6).fit(logit, y)
-        return SigmoidCalibrator(slope=float(lr.coef_[0, 0]), intercept=float(lr.intercept_[0]))
-    raise ValueError(f"calibration method {method!r} is not one of 'isotonic', 'sigmoid'")
 
 
 @dataclass(frozen=True)
@@ -185,6 +163,8 @@ def fit_trees(
 class _Uncalibrated:
     """Raw scores unchanged: the calibrator's place while the calibrator is fitted."""
 
+    kind: ClassVar[str] = "none"
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         return x
 
@@ -194,12 +174,14 @@ def calibrate(
     validation: pd.DataFrame,
     *,
     method: str,
+    seed: int = 0,
     compiled: CompiledTrees | None = None,
 ) -> ChurnModel:
     """The churn model: ``trees`` with a calibrator fitted on ``validation``.
 
-    With ``compiled`` (the same trees compiled), the validation customers are
-    scored by it, and the model keeps it for scoring.
+    ``method`` is a ``churn.calibration.fit_calibrator`` method (``seed`` seeds
+    ``auto``'s folds). With ``compiled`` (the same trees compiled), the validation
+    customers are scored by it, and the model keeps it for scoring.
     """
     model = ChurnModel(
         booster=trees.booster,
@@ -211,7 +193,9 @@ def calibrate(
         compiled=compiled,
     )
     raw = model.raw_score(model.features(validation))
-    model.calibrator = fit_calibrator(raw, validation[LABEL_COLUMN].to_numpy(), method=method)
+    model.calibrator = fit_calibrator(
+        raw, validation[LABEL_COLUMN].to_numpy(), method=method, seed=seed
+    )
     return model
 
 
@@ -224,7 +208,7 @@ def train_model(
 ) -> ChurnModel:
     """Fit LightGBM on ``train`` (early stopping on ``validation``), then calibrate on it."""
     trees = fit_trees(train, validation, params=params, spec=spec)
-    return calibrate(trees, validation, method=params.calibration)
+    return calibrate(trees, validation, method=params.calibration, seed=params.seed)
 
 
 def cross_validate(

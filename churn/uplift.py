@@ -13,7 +13,7 @@ the "sleeping dogs" a contact drives away).
   one group is much smaller than the other, as control groups are here.
 
 Expected incremental profit of a contact is ``uplift × customer value − cost``.
-The model is judged on experimental customers it never saw (``split_experiments``)
+The learner is judged on experimental customers its models never saw (``crossfit_uplift``)
 by ``roi.uplift``: Qini coefficient and AUUC with intervals, and the gate
 against risk targeting at the same budget (``judge_uplift``).
 
@@ -33,8 +33,8 @@ import pandas as pd
 
 import roi
 from churn.errors import NotReadyError
+from churn.holdout import unit_draws
 from churn.model_io import ModelIntegrityError
-from churn.holdout import control_mask
 
 Learner = Literal["t", "x"]
 UPLIFT_FILE = "uplift.json"
@@ -210,20 +210,36 @@ def fit_uplift(
     )
 
 
-def split_experiments(
-    experiments: pd.DataFrame, *, holdout_share: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Experimental customers to learn from, and those kept to judge the model.
-
-    The split is a seeded hash of each (campaign, customer) pair: the same rows
-    always land on the same side, whatever else the ledger holds.
-    """
+def experiment_folds(experiments: pd.DataFrame, *, folds: int, seed: int) -> np.ndarray:
+    """Each experimental customer's fold, 0 to ``folds`` − 1: a seeded hash of the
+    (campaign, customer) pair, so a row keeps its fold whatever else the ledger holds."""
+    if folds < 2:
+        raise ValueError(f"folds={folds} should be at least 2")
     keys = experiments["campaign_id"].astype(str) + "\x1f" + experiments["customer_id"].astype(str)
-    judged = control_mask(keys, campaign_id=f"uplift-judge-{seed}", control_share=holdout_share)
-    return (
-        experiments.loc[~judged].reset_index(drop=True),
-        experiments.loc[judged].reset_index(drop=True),
-    )
+    draws = unit_draws(keys, campaign_id=f"uplift-folds-{seed}")
+    return np.minimum((draws * folds).astype(int), folds - 1)
+
+
+def crossfit_uplift(
+    experiments: pd.DataFrame, features: list[str], *, params: UpliftParams, folds: int
+) -> np.ndarray:
+    """Each experimental customer's uplift predicted by a model that never saw them.
+
+    The customers are cut into ``folds`` (``experiment_folds``); each fold is predicted
+    by a model fitted on the others. Judging these predictions judges the learner on
+    every experimental customer, not on a held-out part only (cross-fitting).
+    """
+    fold = experiment_folds(experiments, folds=folds, seed=params.seed)
+    treated = experiments["treated"].to_numpy(dtype=bool)
+    churned = experiments["churned"].to_numpy()
+    out = np.empty(len(experiments))
+    for k in range(folds):
+        fit_on = fold != k
+        model = fit_uplift(
+            experiments.loc[fit_on, features], treated[fit_on], churned[fit_on], params=params
+        )
+        out[~fit_on] = model.predict(experiments.loc[~fit_on, features])
+    return out
 
 
 def expected_incremental_profit(
@@ -259,16 +275,16 @@ class UpliftJudgement:
         return self.comparison.switch
 
     def as_metrics(self) -> dict[str, float]:
-        """``heldout_qini``, ``heldout_auuc`` (with intervals) and ``gate_*``."""
+        """``crossfit_qini``, ``crossfit_auuc`` (with intervals) and ``gate_*``."""
         return {
-            **self.evaluation.as_metrics(prefix="heldout_"),
+            **self.evaluation.as_metrics(prefix="crossfit_"),
             **self.comparison.as_metrics(prefix="gate_"),
-            "heldout_customers": float(self.n_customers),
+            "crossfit_customers": float(self.n_customers),
         }
 
 
 def judge_uplift(
-    model: UpliftModel,
+    uplift: np.ndarray,
     heldout: pd.DataFrame,
     *,
     threshold: float,
@@ -277,31 +293,115 @@ def judge_uplift(
     n_bootstrap: int = 500,
     seed: int = 0,
 ) -> UpliftJudgement:
-    """Judge the model on held-out experiments, and gate it against risk targeting.
+    """Judge uplift predictions on experimental customers the predicting models never saw
+    (``crossfit_uplift``), and gate uplift targeting against risk targeting.
 
-    Risk targeting contacts the held-out customers above ``threshold``; uplift
-    targeting the same number (population-weighted: explored customers stand for
-    the share they were sampled from), best expected incremental profit first,
-    never a customer whose expected profit is not positive.
+    Risk targeting contacts the customers above ``threshold``; uplift targeting the
+    same number (population-weighted: explored customers stand for the share they
+    were sampled from), best expected incremental profit first, never a customer
+    whose expected profit is not positive.
     """
-    uplift = model.predict(heldout[list(model.feature_names)])
     churned = heldout["churned"].to_numpy(dtype=float)
     treated = heldout["treated"].to_numpy(dtype=bool)
-    value = heldout["customer_value"].to_numpy(dtype=float)
-    weight = heldout["weight"].to_numpy(dtype=float)
     evaluation = roi.evaluate_uplift(
         churned, treated, uplift, confidence=confidence, n_bootstrap=min(n_bootstrap, 200),
         seed=seed,
     )  # fmt: skip
-    increments = roi.incremental_values(
-        churned, treated, heldout["propensity"].to_numpy(dtype=float), value
-    )
-    risk = heldout["churn_probability"].to_numpy(dtype=float) > threshold
-    budget = float(weight[risk].sum())
-    profit = expected_incremental_profit(uplift, value, cost_per_contact=cost_per_contact)
-    chosen = roi.select_within_budget(profit, budget=budget, weights=weight, positive_only=True)
-    comparison = roi.compare_policies(
-        risk, chosen, increments, cost_per_contact=cost_per_contact, weights=weight,
+    comparison = compare_targeting(
+        uplift, heldout, threshold=threshold, cost_per_contact=cost_per_contact,
         confidence=confidence, n_bootstrap=n_bootstrap, seed=seed,
     )  # fmt: skip
     return UpliftJudgement(evaluation=evaluation, comparison=comparison, n_customers=len(heldout))
+
+
+def compare_targeting(
+    uplift: np.ndarray,
+    experiments: pd.DataFrame,
+    *,
+    threshold: float,
+    cost_per_contact: float,
+    confidence: float = 0.95,
+    n_bootstrap: int = 500,
+    seed: int = 0,
+) -> roi.PolicyComparison:
+    """Risk against uplift targeting on experimental customers, at risk's budget.
+
+    Risk targeting contacts those above ``threshold``; uplift targeting as many
+    (population-weighted), best expected incremental profit first, never one whose
+    expected profit is not positive. Each selection is priced by the inverse
+    propensity estimate of what contacting it earns (``roi.incremental_values``).
+    """
+    value = experiments["customer_value"].to_numpy(dtype=float)
+    weight = experiments["weight"].to_numpy(dtype=float)
+    increments = roi.incremental_values(
+        experiments["churned"].to_numpy(dtype=float),
+        experiments["treated"].to_numpy(dtype=bool),
+        experiments["propensity"].to_numpy(dtype=float),
+        value,
+    )
+    risk = experiments["churn_probability"].to_numpy(dtype=float) > threshold
+    budget = float(weight[risk].sum())
+    profit = expected_incremental_profit(uplift, value, cost_per_contact=cost_per_contact)
+    chosen = roi.select_within_budget(profit, budget=budget, weights=weight, positive_only=True)
+    return roi.compare_policies(
+        risk, chosen, increments, cost_per_contact=cost_per_contact, weights=weight,
+        confidence=confidence, n_bootstrap=n_bootstrap, seed=seed,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Experiments:
+    """The measured campaigns' treated and control customers, ready to learn from.
+
+    Attributes:
+        frame: ``EXPERIMENT_COLUMNS`` and the model's features, one row per customer of
+            a campaign.
+        campaigns: the campaigns it holds.
+        without_features: measured campaigns left out because their features were not
+            kept (scored before features were written, or their folder is gone).
+    """
+
+    frame: pd.DataFrame
+    campaigns: tuple[str, ...]
+    without_features: tuple[str, ...]
+
+    @property
+    def n_control(self) -> int:
+        """Control customers with outcomes."""
+        return int((~self.frame["treated"]).sum()) if len(self.frame) else 0
+
+
+def assemble_experiments(rows: pd.DataFrame, features: dict[str, pd.DataFrame]) -> Experiments:
+    """Join the ledger's experimental rows to each campaign's features as scored.
+
+    Args:
+        rows: ``Ledger.experiments()``.
+        features: per campaign id, its ``features.parquet`` (``customer_id`` and the
+            features); a campaign missing here is left out and named.
+
+    Each customer's ``propensity`` is 1 − their campaign's control share; ``weight`` is
+    1 for the risk-selected and 1 ÷ the exploration share for the explored (each stands
+    for that many customers below the threshold).
+    """
+    parts, missing = [], []
+    for campaign_id, part in rows.groupby("campaign_id", sort=True):
+        if campaign_id not in features:
+            missing.append(str(campaign_id))
+            continue
+        joined = part.merge(features[str(campaign_id)], on="customer_id", how="inner")
+        parts.append(joined)
+    if not parts:
+        return Experiments(pd.DataFrame(columns=list(EXPERIMENT_COLUMNS)), (), tuple(missing))
+    frame = pd.concat(parts, ignore_index=True)
+    explored = (frame["selected_by"] == "exploration").to_numpy()
+    share = frame["exploration_share"].to_numpy(dtype=float)
+    frame["treated"] = (frame["group"] == "treatment").to_numpy()
+    frame["propensity"] = 1.0 - frame["control_share"].to_numpy(dtype=float)
+    frame["weight"] = np.where(explored & (share > 0), 1.0 / np.where(share > 0, share, 1.0), 1.0)
+    frame["churned"] = frame["churned"].astype(int)
+    frame = frame.drop(columns=["group", "control_share", "exploration_share"])
+    return Experiments(
+        frame=frame,
+        campaigns=tuple(sorted(frame["campaign_id"].unique())),
+        without_features=tuple(missing),
+    )

@@ -138,6 +138,10 @@ def data_generate(
     usage_decline: Annotated[float | None, typer.Option(help="Usage lost per month.")] = None,
     ticket_growth: Annotated[float | None, typer.Option(help="Ticket growth per month.")] = None,
     sentiment_shift: Annotated[float | None, typer.Option(help="Sentiment shift a month.")] = None,
+    response: Annotated[
+        str | None,
+        typer.Option(help="The campaign's effect: independent | heterogeneous."),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -171,6 +175,7 @@ def data_generate(
                 moves.ticket_growth_per_month if ticket_growth is None else ticket_growth,
                 moves.sentiment_shift_per_month if sentiment_shift is None else sentiment_shift,
             ),
+            response=response or data.response,  # type: ignore[arg-type]  # checked inside
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -285,6 +290,20 @@ def realized(
         result = realized_roi_flow(settings, campaign, outcomes)
     footer = next_steps(config=_config_text(config), campaign_id=campaign)
     _emit(result, as_json, f"Realized ROI of {campaign}", [("", realized_rows(result))], footer)
+
+
+@app.command("uplift")
+def uplift(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Learn whom a contact keeps from the measured campaigns' experiments, and gate the
+    uplift model against risk targeting (champion only when it earns more, surely)."""
+    settings = _settings(config)
+    _flows_ready()
+    from flows.terminal import terminal
+    from flows.uplift import uplift_flow
+
+    with terminal(as_json=as_json):
+        result = uplift_flow(settings)
+    _emit(result.as_summary(), as_json, "Uplift model", [("", result.rows())])
 
 
 @data_app.command("outcomes")
@@ -429,8 +448,13 @@ def campaigns(
         title=f"Last {len(records)} campaigns (ledger {masked(settings.ledger.url)})",
         caption="skipped: cooldown/holdout/suppressed/budget; intervals at 95 %",
     )
-    for column in ("campaign", "scored", "status", "model", "contacted", "held out",
-                   "skipped", "expected net", "realized net", "realized ROI"):  # fmt: skip
+    compared = any(c.uplift_policy_profit is not None for c in records)
+    columns = ["campaign", "scored", "status", "model", "contacted", "held out", "skipped",
+               "expected net", "realized net", "realized ROI"]  # fmt: skip
+    if compared:
+        columns += ["risk targeting", "uplift targeting"]
+        table.caption = f"{table.caption}; risk vs uplift: each policy on the campaign's experiment"
+    for column in columns:
         table.add_column(column, no_wrap=column in ("skipped", "scored"))
     for c in records:
         skipped = "/".join(
@@ -447,12 +471,21 @@ def campaigns(
                 f"{c.realized_roi_pct:,.0f} % ({c.realized_roi_pct_low or 0:,.0f} to "
                 f"{c.realized_roi_pct_high or 0:,.0f} %)"
             )
-        table.add_row(
+        cells = [
             c.campaign_id, f"{c.scored_at:%Y-%m-%d}", c.status(), f"v{c.model_version}",
             f"{c.n_treated:,}", f"{c.n_control:,}", skipped,
             f"${c.expected_net_benefit:,.0f}", realized, roi_text,
-        )  # fmt: skip
+        ]  # fmt: skip
+        if compared:
+            cells += [_money(c.risk_policy_profit), _money(c.uplift_policy_profit)]
+        table.add_row(*cells)
     Console().print(table)
+
+
+def _money(amount: float | None) -> str:
+    if amount is None:
+        return ""
+    return f"{'-' if amount < 0 else ''}${abs(amount):,.0f}"
 
 
 @app.command("promote")

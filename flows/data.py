@@ -18,6 +18,7 @@ def generate_data(data: DataSettings) -> list[str]:
         horizon_months=data.horizon_months,
         start=data.start,
         drift=Drift(**data.world_drift.model_dump()),
+        response=data.response,
     )
     written = write_world(
         world,

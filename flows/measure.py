@@ -20,6 +20,7 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+import roi
 from churn.data import load_outcomes
 from churn.errors import NotMeasurableError
 from churn.holdout import CONTROL, TREATMENT
@@ -33,9 +34,10 @@ from churn.measurement import (
     pooled_metrics,
 )
 from churn.plots import to_png, uplift_figure
-from churn.report import REPORT_ARTIFACT, campaign_headline, campaign_html
+from churn.report import REPORT_ARTIFACT, campaign_headline, campaign_html, dollars
 from churn.settings import Settings
-from flows import runs
+from churn.uplift import assemble_experiments, compare_targeting
+from flows import registry, runs
 from flows.retrain import trigger_retrain
 from flows.runtime import artifact_key
 from flows.score import campaign_folder
@@ -142,6 +144,47 @@ def record_measurement(
                 full_cost_roi_pct=measured.metrics.get("realized_full_cost_roi_pct"),
             ),
         )  # fmt: skip
+
+
+@write_task
+def compare_targeting_on_campaign(
+    settings: Settings, campaign: LoadedCampaign
+) -> roi.PolicyComparison | None:
+    """What risk and uplift targeting would each have earned on this campaign's
+    experiment, with the uplift model that passed the gate; kept in the ledger.
+
+    None (and nothing logged) when no uplift model has passed the gate, or when the
+    campaign's features were not kept."""
+    client = runs.client_for(settings.tracking)
+    found = registry.load_uplift_champion(client, name=settings.uplift.registered_name)
+    cid = campaign.record.campaign_id
+    path = campaign_folder(settings, cid).features
+    if found is None or not path.exists():
+        return None
+    with Ledger.open(settings.ledger.url) as ledger:
+        rows = ledger.experiments(cid)
+    experiments = assemble_experiments(rows, {cid: pd.read_parquet(path)})
+    frame = experiments.frame
+    if frame.empty or frame["treated"].all() or not frame["treated"].any():
+        return None
+    comparison = compare_targeting(
+        found.model.predict(frame[list(found.model.feature_names)]), frame,
+        threshold=campaign.record.threshold, cost_per_contact=campaign.record.cost_per_contact,
+        confidence=settings.measurement.confidence, n_bootstrap=settings.uplift.bootstrap,
+        seed=settings.uplift.seed,
+    )  # fmt: skip
+    with Ledger.open(settings.ledger.url) as ledger:
+        ledger.record_policy_profits(
+            cid, risk=comparison.current_profit, uplift=comparison.candidate_profit
+        )
+    get_run_logger().info(
+        "On campaign %s's experiment, with uplift model v%s: risk targeting would earn %s, "
+        "uplift targeting %s at the same budget.", cid, found.version,
+        dollars(comparison.current_profit), dollars(comparison.candidate_profit),
+    )  # fmt: skip
+    runs.log_metrics(client, campaign.run_id, comparison.as_metrics(prefix="policy_"))
+    runs.set_tags(client, campaign.run_id, {"policy.uplift_model": f"{found.name}/{found.version}"})
+    return comparison
 
 
 @read_task
@@ -253,6 +296,8 @@ def realized_roi_flow(settings: Settings, campaign_id: str, outcomes_path: Path)
     rows = attach_outcomes(settings, campaign, outcomes, outcomes_path)
     measured = measure(campaign, rows, outcomes, settings, time.perf_counter() - started)
     record_measurement(settings, campaign, measured)
+    if not measured.not_measurable:
+        compare_targeting_on_campaign(settings, campaign)
     across = measure_across_campaigns(settings, campaign.record.policy)
     log_realized(settings, campaign, measured, across)
     retrain = None

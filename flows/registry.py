@@ -33,6 +33,7 @@ from churn.model_io import (
     sha256_of,
 )
 from churn.settings import TrackingSettings
+from churn.uplift import UpliftModel
 from churn.urls import masked
 from flows.runs import log_metrics, open_run, set_tags
 
@@ -406,3 +407,62 @@ def load_champion(client: MlflowClient, *, name: str, compiled: bool = False) ->
         run_id=str(version.run_id),
         compiled_note=note,
     )
+
+
+# --- the uplift model --------------------------------------------------------------
+
+UPLIFT_ARTIFACTS = "uplift_model"
+
+
+@dataclass(frozen=True)
+class UpliftChampion:
+    """The uplift model that passed the gate, with its version and training run."""
+
+    name: str
+    version: str
+    run_id: str
+    model: UpliftModel
+
+
+def register_uplift(
+    client: MlflowClient, model: UpliftModel, *, name: str, run_id: str, gate_passed: bool
+) -> Registration:
+    """Log the uplift model's files to its run and register them as a new version.
+
+    Every version becomes ``challenger``; only one that passed the gate against risk
+    targeting becomes ``champion`` (the one scoring may target with).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / UPLIFT_ARTIFACTS
+        model.save(folder)
+        client.log_artifacts(run_id, str(folder), UPLIFT_ARTIFACTS)
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name, description="Uplift model (meta-learner on LightGBM): the drop in churn "
+            "probability a retention contact brings, learnt from the campaigns' experiments."
+        )  # fmt: skip
+    source = f"{client.get_run(run_id).info.artifact_uri}/{UPLIFT_ARTIFACTS}"
+    version = str(client.create_model_version(name, source, run_id=run_id).version)
+    aliases = (CHALLENGER, CHAMPION) if gate_passed else (CHALLENGER,)
+    for alias in aliases:
+        client.set_registered_model_alias(name, alias, version)
+    client.set_tag(run_id, "registered_model", f"{name}/{version}")
+    client.set_tag(run_id, "registry_alias", ", ".join(aliases))
+    return Registration(name=name, version=version, aliases=aliases)
+
+
+def load_uplift_champion(client: MlflowClient, *, name: str) -> UpliftChampion | None:
+    """The uplift model that passed the gate, or None when none has yet."""
+    try:
+        version = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException as exc:
+        if exc.error_code in NOT_FOUND:
+            return None
+        raise
+    run_id = str(version.run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = client.download_artifacts(run_id, UPLIFT_ARTIFACTS, tmp)
+        model = UpliftModel.load(Path(local))
+    return UpliftChampion(name=name, version=str(version.version), run_id=run_id, model=model)

@@ -128,6 +128,10 @@ EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 # Each experiment's description (the MLflow UI shows it on the experiment's page).
 EXPERIMENT_DESCRIPTIONS = {
+    "uplift": "One run per uplift model, learnt from the measured campaigns' treated and "
+    "control customers: Qini coefficient and AUUC on held-out experimental customers with "
+    "bootstrap intervals, and the gate against risk targeting at the same budget (the run's "
+    "description says the verdict). Metrics: docs/metrics.md.",
     "training": "One run per training of the churn model: test AUC against a logistic "
     "baseline and the champion, the backtest's dollars and ROI at the threshold, the profit "
     "curve and plots, the model card, and the version it registered (each run's description "

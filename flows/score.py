@@ -18,7 +18,14 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 import roi
-from churn.contact_policy import SKIP_REASONS, ContactRules, policy_label
+from churn.atomic import atomic_path
+from churn.contact_policy import (
+    EXPLORATION,
+    SKIP_REASONS,
+    ContactRules,
+    expected_saves,
+    policy_label,
+)
 from churn.data import (
     Chunk,
     check_customer_ids,
@@ -28,14 +35,16 @@ from churn.data import (
     table_dtypes,
 )
 from churn.errors import ConfigError
-from churn.holdout import TREATMENT
+from churn.holdout import CONTROL, TREATMENT
 from churn.layout import CampaignFolder
 from churn.ledger import Ledger, NewCampaign, RecordedCampaign, check_campaign_id
 from churn.measurement import drift_to_act_on
 from churn.predict import (
     CampaignFiles,
     ChunkResult,
+    Exploration,
     ScoringResult,
+    Targeting,
     combine_chunks,
     score_chunk,
     score_file,
@@ -76,9 +85,35 @@ def load_champion(settings: Settings) -> registry.Champion:
     return champion
 
 
+@read_task
+def load_targeting(settings: Settings) -> Targeting:
+    """Risk targeting, or the configured uplift/hybrid targeting with the uplift model that
+    passed the gate; without one, risk targeting, and the run says why."""
+    policy = settings.campaign.targeting
+    if policy == "risk":
+        return Targeting()
+    client = runs.client_for(settings.tracking)
+    name = settings.uplift.registered_name
+    found = registry.load_uplift_champion(client, name=name)
+    if found is None:
+        get_run_logger().warning(
+            "campaign.targeting is %s, but no uplift model has passed the gate against risk "
+            "targeting yet ('%s@champion'): this campaign targets by risk. Run `churn uplift` "
+            "once campaigns with a control group have been measured.", policy, name,
+        )  # fmt: skip
+        return Targeting()
+    get_run_logger().info(
+        "Targeting: %s, with uplift model %s v%s (%s-learner).",
+        policy, found.name, found.version, found.model.learner,
+    )  # fmt: skip
+    return Targeting(
+        policy=policy, uplift=found.model, cost_per_contact=settings.economics.cost_per_contact
+    )
+
+
 @compute_task
 def score_customers_file(
-    champion: registry.Champion, settings: Settings, campaign_id: str
+    champion: registry.Champion, settings: Settings, campaign_id: str, targeting: Targeting
 ) -> ScoringResult:
     log = get_run_logger()
 
@@ -94,17 +129,30 @@ def score_customers_file(
         dataset=settings.dataset,
         clv=settings.economics.clv,
         on_chunk=on_chunk,
+        exploration=Exploration(campaign_id, settings.campaign.exploration_share),
+        targeting=targeting,
     )
+    explored = int((result.flagged["selected_by"] == EXPLORATION).sum())
+    rule = (
+        f"above {settings.campaign.threshold:g}" if targeting.policy == "risk"
+        else f"selected by {targeting.policy} targeting"
+    )  # fmt: skip
     log.info(
-        "Scored %s customers from %s: %s above %g.", f"{result.n_scored:,}",
-        settings.data.scoring_path, f"{len(result.flagged):,}", settings.campaign.threshold,
+        "Scored %s customers from %s: %s %s%s.", f"{result.n_scored:,}",
+        settings.data.scoring_path, f"{len(result.flagged) - explored:,}", rule,
+        f", {explored:,} explored beside them" if explored else "",
     )  # fmt: skip
     return result
 
 
 @compute_task
 def score_chunk_task(
-    champion: registry.Champion, settings: Settings, chunk: Chunk, part: Path
+    champion: registry.Champion,
+    settings: Settings,
+    chunk: Chunk,
+    part: Path,
+    campaign_id: str,
+    targeting: Targeting,
 ) -> ChunkResult:
     """Score one chunk on a Dask worker, with the compiled trees where the worker can load them."""
     model = champion.model
@@ -114,6 +162,8 @@ def score_chunk_task(
     return score_chunk(
         model, chunk, threshold=settings.campaign.threshold, part=part,
         dataset=settings.dataset, clv=settings.economics.clv,
+        exploration=Exploration(campaign_id, settings.campaign.exploration_share),
+        targeting=targeting,
     )  # fmt: skip
 
 
@@ -138,7 +188,7 @@ def dask_runner(campaign: CampaignSettings) -> Any:
 
 
 def score_on_dask(
-    champion: registry.Champion, settings: Settings, campaign_id: str
+    champion: registry.Champion, settings: Settings, campaign_id: str, targeting: Targeting
 ) -> ScoringResult:
     """Score the table's chunks as tasks on a Dask cluster, then join them in table order."""
     path, folder = settings.data.scoring_path, campaign_folder(settings, campaign_id)
@@ -155,6 +205,8 @@ def score_on_dask(
                         "settings": settings,
                         "chunk": chunk,
                         "part": parts / f"part-{chunk.index:06d}.parquet",
+                        "campaign_id": campaign_id,
+                        "targeting": targeting,
                     },
                 )
                 for chunk in chunks
@@ -203,6 +255,7 @@ def record_campaign(
     campaign_id: str,
     scored_at: datetime,
     suppressed: list[str],
+    targeting: Targeting,
 ) -> RecordedCampaign:
     """Apply the contact policy against the ledger and record the campaign, in one
     transaction (no retry: a second attempt would find the campaign recorded)."""
@@ -212,9 +265,11 @@ def record_campaign(
         model_name=champion.name, model_version=champion.version,
         threshold=settings.campaign.threshold,
         policy=policy_label(settings.contact.policy, threshold=settings.campaign.threshold,
-                            cost_per_contact=settings.economics.cost_per_contact),
+                            cost_per_contact=settings.economics.cost_per_contact,
+                            targeting=targeting.policy),
         rules=contact_rules(settings), cost_per_contact=settings.economics.cost_per_contact,
         save_rate=settings.economics.save_rate, n_scored=result.n_scored,
+        exploration_share=settings.campaign.exploration_share,
     )  # fmt: skip
     with Ledger.open(settings.ledger.url) as ledger:
         recorded = ledger.record_campaign(new, result.flagged, suppressed=suppressed)
@@ -262,16 +317,34 @@ def write_campaign(
     return files
 
 
+@write_task
+def write_experiment_features(
+    settings: Settings, result: ScoringResult, recorded: RecordedCampaign
+) -> Path:
+    """The features of the campaign's treated and control customers, as scored: the
+    experiment's covariates, which the uplift model learns from. A campaign recorded
+    earlier keeps the file it wrote then."""
+    path = campaign_folder(settings, recorded.campaign.campaign_id).features
+    if recorded.existed and path.exists():
+        return path
+    in_experiment = recorded.decisions.loc[recorded.decisions["group"].isin([TREATMENT, CONTROL])]
+    rows = result.features.loc[result.features["customer_id"].isin(in_experiment["customer_id"])]
+    with atomic_path(path) as tmp:
+        rows.to_parquet(tmp, index=False)
+    return path
+
+
 @compute_task
 def compute_expected_roi(recorded: RecordedCampaign, settings: Settings) -> roi.CampaignROI:
     treated = recorded.decisions.loc[recorded.decisions["group"] == TREATMENT]
     e = settings.economics
-    expected = roi.expected_roi(
-        treated["churn_probability"].to_numpy(),
-        save_rate=e.save_rate,
-        clv=treated["customer_value"].to_numpy(),
-        cost_per_contact=e.cost_per_contact,
+    saves, rate = expected_saves(
+        treated, save_rate=e.save_rate, cost_per_contact=e.cost_per_contact
     )
+    expected = roi.expected_roi(
+        saves, save_rate=rate, clv=treated["customer_value"].to_numpy(),
+        cost_per_contact=e.cost_per_contact,
+    )  # fmt: skip
     get_run_logger().info(
         "Expected: %s customers kept, net benefit %s, ROI %s (campaign cost only).",
         f"{expected.customers_saved:,.0f}", dollars(expected.net_benefit),
@@ -322,6 +395,7 @@ def log_scoring(
                 "control_share": campaign.control_share,
                 "configured_control_share": settings.campaign.control_share,
                 "chunk_size": settings.campaign.chunk_size,
+                "exploration_share": settings.campaign.exploration_share,
                 "contact.cooldown_days": c.cooldown_days,
                 "contact.max_contacts": c.max_contacts,
                 "contact.suppression_path": c.suppression_path,
@@ -396,12 +470,16 @@ def score_flow(
     open_ledger(settings)
     check_tracking(settings)
     champion = load_champion(settings)
+    targeting = load_targeting(settings)
     if settings.campaign.runner == "dask":
-        result = score_on_dask(champion, settings, campaign_id)
+        result = score_on_dask(champion, settings, campaign_id, targeting)
     else:
-        result = score_customers_file(champion, settings, campaign_id)
-    recorded = record_campaign(settings, champion, result, campaign_id, scored_at, suppressed)
+        result = score_customers_file(champion, settings, campaign_id, targeting)
+    recorded = record_campaign(
+        settings, champion, result, campaign_id, scored_at, suppressed, targeting
+    )
     files = write_campaign(settings, recorded, suppressed)
+    write_experiment_features(settings, result, recorded)
     expected = compute_expected_roi(recorded, settings)
     logged = log_scoring(settings, champion, result, recorded, files, expected, started)
     drifted, not_judged = drift_to_act_on(

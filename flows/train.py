@@ -116,9 +116,15 @@ def compile_trees(trees: Trees, run_id: str, settings: Settings) -> Compiling:
 def calibrate_model(
     trees: Trees, compiling: Compiling, split: Split, settings: Settings
 ) -> ChurnModel:
-    return calibrate(
-        trees, split.validation, method=settings.model.calibration, compiled=compiling.trees
+    m = settings.model
+    model = calibrate(
+        trees, split.validation, method=m.calibration, seed=m.seed, compiled=compiling.trees
     )
+    get_run_logger().info(
+        "Calibrated on the validation customers: %s (model.calibration: %s).",
+        model.calibrator.kind, m.calibration,
+    )  # fmt: skip
+    return model
 
 
 @compute_task
@@ -192,9 +198,11 @@ def draw_figures(
     )  # fmt: skip
 
 
-def _params(settings: Settings, split: Split, trees: Trees) -> dict[str, Any]:
+def _params(settings: Settings, split: Split, trees: Trees, model: ChurnModel) -> dict[str, Any]:
     return {
         **{f"model.{k}": v for k, v in settings.model.model_dump().items()},
+        # What model.calibration (auto, say) fitted: sigmoid, smooth or isotonic.
+        "calibrator": model.calibrator.kind,
         **{f"economics.{k}": v for k, v in settings.economics.model_dump().items()},
         "threshold": settings.campaign.threshold,
         "data.training_path": settings.data.training_path,
@@ -218,7 +226,7 @@ def log_training(
     importance: pd.Series,
 ) -> str:
     client = runs.client_for(settings.tracking)
-    runs.log_params(client, run_id, _params(settings, split, trees))
+    runs.log_params(client, run_id, _params(settings, split, trees, model))
     runs.log_metrics(client, run_id, metrics)
     importance = importance.sort_values(ascending=False)
     gains = json.dumps({k: float(v) for k, v in importance.items()}, indent=2)
@@ -278,7 +286,7 @@ def log_model_card(
                    "cost_per_contact": e.cost_per_contact, "save_rate": e.save_rate},
         roi_metrics=backtest.metrics | {"roi_pct": backtest.campaign.roi_pct},
         model={"name": registration.name, "version": registration.version, "alias": alias,
-               "best_iteration": model.best_iteration,
+               "best_iteration": model.best_iteration, "calibrator": model.calibrator.kind,
                "calibration": settings.model.calibration},
         trained_at=datetime.now(UTC),
     )  # fmt: skip

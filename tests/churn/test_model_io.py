@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from churn.drift import DriftMonitor
-from churn.model import ChurnModel, IsotonicCalibrator, SigmoidCalibrator
+from churn.model import ChurnModel, IsotonicCalibrator, SigmoidCalibrator, SmoothCalibrator
 from churn.model_io import (
     BOOSTER_FILE,
     RECIPE_FILE,
@@ -34,7 +34,7 @@ def world_split() -> tuple[pd.DataFrame, object]:
     return rows, split
 
 
-@pytest.mark.parametrize("calibration", ["isotonic", "sigmoid"])
+@pytest.mark.parametrize("calibration", ["isotonic", "sigmoid", "smooth"])
 def test_a_saved_model_loads_as_the_same_model(
     world_split: tuple[pd.DataFrame, object], calibration: str, tmp_path: Path
 ) -> None:
@@ -44,7 +44,8 @@ def test_a_saved_model_loads_as_the_same_model(
         split.validation,  # type: ignore[attr-defined]
         params=ModelSettings(n_estimators=80, calibration=calibration),
     )
-    expected_type = IsotonicCalibrator if calibration == "isotonic" else SigmoidCalibrator
+    expected_type = {"isotonic": IsotonicCalibrator, "sigmoid": SigmoidCalibrator,
+                     "smooth": SmoothCalibrator}[calibration]  # fmt: skip
     assert isinstance(model.calibrator, expected_type)
     sha = save_model(model, tmp_path / "m")
     loaded = load_model(tmp_path / "m", expected_sha256=sha)
@@ -61,6 +62,7 @@ def test_a_saved_model_loads_as_the_same_model(
     # Plain data only: the recipe is JSON, the trees LightGBM's text format.
     recipe = json.loads((tmp_path / "m" / RECIPE_FILE).read_text())
     assert recipe["format"] == "churn-model/1" and recipe["booster_sha256"] == sha
+    assert recipe["calibrator"]["kind"] == calibration
     assert (tmp_path / "m" / BOOSTER_FILE).read_text().startswith("tree\n")
 
 

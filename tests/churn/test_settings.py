@@ -1,11 +1,15 @@
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from churn.dataset import DatasetSettings
 from churn.errors import ConfigError
 from churn.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+DEFAULT = ROOT / "configs" / "default.yaml"
 
 
 def test_code_defaults_are_the_default_config() -> None:
@@ -62,7 +66,7 @@ def test_a_parent_found_nowhere_lists_the_places_tried(
 def test_inherited_constraints_on_another_dataset_say_how_to_clear_them(tmp_path: Path) -> None:
     (tmp_path / "gym.yaml").write_text(
         f"extends: {ROOT / 'configs' / 'default.yaml'}\n"
-        "dataset:\n  name: gym\n  id: {column: member}\n"
+        "dataset: !replace\n  name: gym\n  id: {column: member}\n"
         "  target: {column: left, churned: [Y], stayed: [N]}\n"
         "  numeric: {visits: {min: 0}}\n"
     )
@@ -88,7 +92,8 @@ def test_inherited_constraints_on_another_dataset_say_how_to_clear_them(tmp_path
         pytest.param(
             "campaign:\n  treshold: 0.5\n",
             r"campaign\.treshold: unknown key — did you mean 'threshold'\? \(valid keys: "
-            r"chunk_size, control_share, dask_address, dask_workers, output_dir, runner, "
+            r"chunk_size, control_share, dask_address, dask_workers, exploration_share, "
+            r"output_dir, runner, targeting, "
             r"threshold\)",
             id="nested",
         ),
@@ -124,6 +129,233 @@ def test_a_key_with_no_close_match_lists_the_valid_keys(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError,
         match=r"invalid: campaign\.colour: unknown key \(valid keys: chunk_size, control_share, "
-        r"dask_address, dask_workers, output_dir, runner, threshold\)\.$",
+        r"dask_address, dask_workers, exploration_share, output_dir, runner, targeting, "
+        r"threshold\)\.$",
     ):
+        load_settings(tmp_path / "mine.yaml", environ={})
+
+
+def _dataset(tmp_path: Path, text: str, *, extends: Path | str = DEFAULT) -> DatasetSettings:
+    (tmp_path / "child.yaml").write_text(f"extends: {extends}\n{text}")
+    return load_settings(tmp_path / "child.yaml", environ={}).dataset
+
+
+SYNTHETIC = DatasetSettings()
+
+
+def test_a_dataset_section_changes_only_the_keys_it_names(tmp_path: Path) -> None:
+    dataset = _dataset(tmp_path, "dataset: {numeric: {usage_frequency: {min: 1, nullable: true}}}")
+    usage = dataset.numeric["usage_frequency"]
+    assert (usage.min, usage.nullable) == (1, True)
+    assert (
+        usage.model_copy(update={"min": 0, "nullable": False})
+        == (SYNTHETIC.numeric["usage_frequency"])
+    )
+    others = {n: c for n, c in dataset.numeric.items() if n != "usage_frequency"}
+    assert others == {n: c for n, c in SYNTHETIC.numeric.items() if n != "usage_frequency"}
+    assert dataset.model_copy(update={"numeric": SYNTHETIC.numeric}) == SYNTHETIC
+
+
+def test_a_dataset_section_adds_columns_and_aliases(tmp_path: Path) -> None:
+    dataset = _dataset(
+        tmp_path,
+        "dataset:\n"
+        "  numeric: {discount: {min: 0, max: 1}, tenure_months: {aliases: [tenure]}}\n"
+        "  target: {aliases: [Churn]}\n",
+    )
+    assert dataset.features == (*SYNTHETIC.features[:6], "discount", "plan")
+    assert dataset.numeric["discount"].max == 1
+    assert dataset.numeric["tenure_months"].aliases == ["tenure"]
+    assert dataset.numeric["tenure_months"].integer  # inherited beside the new alias
+    assert dataset.target.aliases == ["Churn"] and dataset.target.churned == [1]
+
+
+def test_a_list_replaces_the_parents_and_drop_adds_to_it(tmp_path: Path) -> None:
+    (tmp_path / "parent.yaml").write_text(
+        f"extends: {DEFAULT}\n"
+        "dataset:\n"
+        "  numeric: {tenure_months: {aliases: [tenure, months]}}\n"
+        "  categorical: {plan: {levels: [basic, standard, premium], replace: {Basic: basic}}}\n"
+        "  drop: [notes]\n"
+    )
+    dataset = _dataset(
+        tmp_path,
+        "dataset:\n"
+        "  numeric: {tenure_months: {aliases: [tenure_m]}}\n"
+        "  categorical: {plan: {levels: [basic, premium], replace: {PREMIUM: premium}}}\n"
+        "  drop: [email]\n",
+        extends="parent.yaml",
+    )
+    assert dataset.numeric["tenure_months"].aliases == ["tenure_m"]
+    assert dataset.categorical["plan"].levels == ["basic", "premium"]
+    # A mapping merges, whatever key it sits under.
+    assert dataset.categorical["plan"].replace == {"Basic": "basic", "PREMIUM": "premium"}
+    assert dataset.drop == ["notes", "email"]
+
+
+def test_drop_removes_a_parents_column_and_declaring_it_again_brings_it_back(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "parent.yaml").write_text(
+        f"extends: {DEFAULT}\ndataset: {{drop: [plan, usage_frequency]}}\n"
+    )
+    parent = load_settings(tmp_path / "parent.yaml", environ={}).dataset
+    assert "plan" not in parent.features and "usage_frequency" not in parent.features
+    assert parent.drop == ["plan", "usage_frequency"]
+    # Declared again (here under another kind), a column leaves the inherited drop.
+    dataset = _dataset(
+        tmp_path, "dataset: {categorical: {usage_frequency: {}}}", extends="parent.yaml"
+    )
+    assert "usage_frequency" in dataset.categorical and "usage_frequency" not in dataset.numeric
+    assert dataset.drop == ["plan"]
+    # A column moved to another kind leaves the one it was in.
+    moved = _dataset(tmp_path, "dataset: {categorical: {tenure_months: {}}}")
+    assert "tenure_months" in moved.categorical and "tenure_months" not in moved.numeric
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        pytest.param(
+            "dataset: {drop: [snapshot_date]}",
+            r"days_between\.days_since_last_purchase: 'snapshot_date' is not a declared date "
+            r"\('snapshot_date' is dropped; add `dataset: \{drop: \[days_since_last_purchase\]\}` "
+            r"too\)",
+            id="derived",
+        ),
+        pytest.param(
+            "dataset: {drop: [snapshot_date, days_since_last_purchase]}",
+            r"dates\.last_purchase_date\.not_after: 'snapshot_date' is not a date "
+            r"\('snapshot_date' is dropped; add "
+            r"`dataset: \{dates: \{last_purchase_date: \{not_after: null\}\}\}` too",
+            id="check",
+        ),
+        pytest.param(
+            "dataset: {drop: [monthly_revenue], customer_value: "
+            "{revenue_column: monthly_revenue, lifetime_months: 12}}",
+            r"'monthly_revenue' is not a numeric column \('monthly_revenue' is dropped; add "
+            r"`dataset: \{customer_value: null\}` too\)",
+            id="value",
+        ),
+        pytest.param(
+            "dataset: {numeric: {discount: {}}, drop: [discount]}",
+            r"columns \['discount'\] are both declared and listed in drop",
+            id="declared-and-dropped",
+        ),
+        pytest.param(
+            "dataset: {replace: true, name: gym}",
+            r"dataset\.replace: unknown key — to replace what this config extends, tag the mapping "
+            r"instead: `dataset: !replace` followed by all it declares",
+            id="replace-key",
+        ),
+    ],
+)
+def test_what_a_merged_declaration_leaves_dangling_is_a_config_error_with_its_fix(
+    tmp_path: Path, section: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _dataset(tmp_path, section)
+
+
+def test_the_fix_a_dangling_name_asks_for_loads(tmp_path: Path) -> None:
+    dataset = _dataset(
+        tmp_path,
+        "dataset:\n  drop: [snapshot_date, days_since_last_purchase]\n"
+        "  dates: {last_purchase_date: {not_after: null}}\n",
+    )
+    assert dataset.dates == {"last_purchase_date": SYNTHETIC.dates["last_purchase_date"].model_copy(
+        update={"not_after": None}
+    )}  # fmt: skip
+    assert "days_since_last_purchase" not in dataset.features
+
+
+def test_replace_tags_any_mapping_of_the_declaration(tmp_path: Path) -> None:
+    dataset = _dataset(
+        tmp_path,
+        "dataset:\n"
+        "  numeric: !replace {support_tickets_open: {min: 0}}\n"
+        "  categorical: {plan: !replace {levels: [basic]}}\n",
+    )
+    assert list(dataset.numeric) == ["support_tickets_open"]
+    assert not dataset.numeric["support_tickets_open"].integer  # not inherited
+    assert dataset.categorical["plan"].levels == ["basic"]
+    assert dataset.dates == SYNTHETIC.dates
+    # Another section tagged: what it leaves out takes its default, not the parent's.
+    (tmp_path / "model.yaml").write_text(
+        f"extends: {ROOT / 'configs' / 'telco.yaml'}\n"
+        "model: !replace {cv_folds: 3, monotone_constraints: {}}\n"
+    )
+    model = load_settings(tmp_path / "model.yaml", environ={}).model
+    assert model == Settings().model.model_copy(update={"cv_folds": 3, "monotone_constraints": {}})
+
+
+def test_a_config_extending_a_replaced_declaration_merges_into_it(tmp_path: Path) -> None:
+    telco = load_settings(ROOT / "configs" / "telco.yaml", environ={}).dataset
+    dataset = _dataset(
+        tmp_path,
+        "dataset: {numeric: {total_charges: {fill: null, nullable: true}}}",
+        extends=ROOT / "configs" / "telco.yaml",
+    )
+    charges = dataset.numeric["total_charges"]
+    assert (charges.fill, charges.nullable, charges.missing) == (None, True, [""])
+    assert dataset.model_copy(update={"numeric": telco.numeric}) == telco
+
+
+def test_a_config_without_extends_changes_the_built_in_declaration(tmp_path: Path) -> None:
+    section = "dataset: {numeric: {usage_frequency: {nullable: true}}, drop: [plan]}\n"
+    (tmp_path / "alone.yaml").write_text(section)
+    alone = load_settings(tmp_path / "alone.yaml", environ={})
+    assert alone.dataset == _dataset(tmp_path, section)
+    assert alone.dataset.numeric["usage_frequency"].nullable
+    assert "plan" not in alone.dataset.features
+
+
+class _OldRules(yaml.SafeLoader):
+    """Parses `!replace` as a plain mapping, for the rules before sections merged."""
+
+
+_OldRules.add_constructor("!replace", lambda loader, node: loader.construct_mapping(node))
+
+
+def test_telco_loads_as_before_dataset_sections_merged() -> None:
+    # Before: sections merged key by key, and a dataset section replaced the parent's whole.
+    def read(name: str) -> dict[str, Any]:
+        raw: dict[str, Any] = yaml.load((ROOT / "configs" / name).read_text(), Loader=_OldRules)
+        return raw
+
+    default, telco = read("default.yaml"), read("telco.yaml")
+    assert telco.pop("extends") == "default.yaml"
+    before = {
+        section: values if section == "dataset" else {**default.get(section, {}), **values}
+        for section, values in telco.items()
+    }
+    assert load_settings(ROOT / "configs" / "telco.yaml", environ={}) == Settings.model_validate(
+        {**default, **before}
+    )
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    # A `dataset:` line pasted below a config's own dataset section would replace it.
+    (tmp_path / "mine.yaml").write_text(
+        "dataset:\n  numeric: {fee: {min: 0}}\ncampaign: {threshold: 0.5}\n"
+        "dataset: {numeric: {fee: {nullable: true}}}\n"
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"mine\.yaml gives the key 'dataset' twice in one mapping \(lines 1 and 4\); YAML "
+        r"would keep only the last\. Write it once",
+    ):
+        load_settings(tmp_path / "mine.yaml", environ={})
+    # Keys that a `<<: *anchor` merge brings in are overridden by design, as in telco.yaml.
+    (tmp_path / "anchors.yaml").write_text(
+        "dataset: !replace\n  categorical:\n    a: &yes_no {levels: ['Yes', 'No'], aliases: [A]}\n"
+        "    b: {<<: *yes_no, aliases: [B]}\nmodel: {monotone_constraints: {}}\n"
+    )
+    categorical = load_settings(tmp_path / "anchors.yaml", environ={}).dataset.categorical
+    assert categorical["b"].aliases == ["B"] and categorical["b"].levels == ["Yes", "No"]
+
+
+def test_replace_tags_only_mappings(tmp_path: Path) -> None:
+    (tmp_path / "mine.yaml").write_text("dataset: {drop: !replace [plan]}\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML: `!replace` marks a mapping"):
         load_settings(tmp_path / "mine.yaml", environ={})

@@ -20,7 +20,7 @@ def world() -> pd.DataFrame:
     return generate_world(12_000, seed=21, as_of=date(2026, 6, 30)).customers
 
 
-@pytest.fixture(scope="module", params=["isotonic", "sigmoid"])
+@pytest.fixture(scope="module", params=["isotonic", "sigmoid", "smooth"])
 def fitted(request: pytest.FixtureRequest, world: pd.DataFrame) -> tuple[ChurnModel, pd.DataFrame]:
     split = split_customers(world, test_size=0.2, validation_size=0.2, seed=1)
     model = train_model(

@@ -14,11 +14,13 @@ from churn.features import SYNTHETIC, build_features
 from churn.model_io import ModelIntegrityError
 from churn.synthetic import contacted_churn_probability, generate_world
 from churn.uplift import (
+    UpliftJudgement,
     UpliftModel,
     UpliftParams,
+    crossfit_uplift,
+    experiment_folds,
     fit_uplift,
     judge_uplift,
-    split_experiments,
 )
 
 FEATURES = list(SYNTHETIC.names)
@@ -62,22 +64,18 @@ def experiments(
     return pd.concat(rows, ignore_index=True)
 
 
-def fit_and_judge(frame: pd.DataFrame, learner: str = "x", seed: int = 0):  # type: ignore[no-untyped-def]
-    train, heldout = split_experiments(frame, holdout_share=0.3, seed=seed)
-    model = fit_uplift(
-        train[FEATURES], train["treated"].to_numpy(), train["churned"].to_numpy(),
-        params=UpliftParams(learner=learner, n_estimators=100),  # type: ignore[arg-type]
-    )  # fmt: skip
-    judged = judge_uplift(
-        model, heldout, threshold=0.7, cost_per_contact=50, n_bootstrap=300, seed=seed
+def fit_and_judge(frame: pd.DataFrame, learner: str = "x", seed: int = 0) -> UpliftJudgement:
+    params = UpliftParams(learner=learner, n_estimators=100, seed=seed)  # type: ignore[arg-type]
+    predicted = crossfit_uplift(frame, FEATURES, params=params, folds=3)
+    return judge_uplift(
+        predicted, frame, threshold=0.7, cost_per_contact=50, n_bootstrap=300, seed=seed
     )
-    return model, judged
 
 
 @pytest.mark.parametrize("learner", ["t", "x"])
 def test_on_the_heterogeneous_world_the_learner_finds_who_a_contact_keeps(learner: str) -> None:
     frame = experiments("heterogeneous", campaigns=4, customers=20_000, seed=1)
-    _, judged = fit_and_judge(frame, learner)
+    judged = fit_and_judge(frame, learner)
     assert judged.evaluation.qini_ci is not None and judged.evaluation.qini_ci[0] > 0
     assert judged.evaluation.auuc_ci is not None and judged.evaluation.auuc_ci[0] > 0.5
     assert judged.comparison.difference > 0
@@ -91,7 +89,7 @@ def test_on_the_independent_world_the_gate_keeps_risk_targeting() -> None:
     kept = 0
     for seed in range(20):
         frame = experiments("independent", campaigns=2, customers=15_000, seed=seed + 10)
-        _, judged = fit_and_judge(frame, seed=seed)
+        judged = fit_and_judge(frame, seed=seed)
         kept += not judged.switch
     assert kept >= 19
 
@@ -113,12 +111,31 @@ def test_a_saved_model_loads_and_predicts_the_same(tmp_path: Path) -> None:
         UpliftModel.load(tmp_path / "uplift")
 
 
-def test_the_judging_split_is_fixed_by_the_rows_themselves() -> None:
+def test_the_folds_are_fixed_by_the_rows_themselves() -> None:
     frame = experiments("independent", campaigns=1, customers=5_000, seed=3)
-    train, heldout = split_experiments(frame, holdout_share=0.3, seed=0)
-    assert len(heldout) / len(frame) == pytest.approx(0.3, abs=0.05)
-    again_train, again_heldout = split_experiments(
-        frame.sample(frac=1.0, random_state=1), holdout_share=0.3, seed=0
-    )
-    assert set(heldout["customer_id"]) == set(again_heldout["customer_id"])
-    assert not set(train["customer_id"]) & set(heldout["customer_id"])
+    fold = experiment_folds(frame, folds=3, seed=0)
+    assert np.bincount(fold).tolist() == pytest.approx([len(frame) / 3] * 3, rel=0.1)
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    again = pd.Series(experiment_folds(shuffled, folds=3, seed=0), index=shuffled.index)
+    assert (again.sort_index().to_numpy() == fold).all()
+
+
+def test_cross_fitted_predictions_come_from_models_that_never_saw_the_customer() -> None:
+    """A learner that memorises its data predicts its own customers far better than
+    new ones: cross-fitted predictions must look like the new ones."""
+    frame = experiments("heterogeneous", campaigns=1, customers=8_000, seed=4)
+    # Outcomes that no feature explains: every pattern a model finds is memorised.
+    noise = np.random.default_rng(0).random(len(frame)) < 0.3
+    frame = frame.assign(churned=noise.astype(int))
+    overfit = UpliftParams(learner="t", n_estimators=300, num_leaves=63, min_child_samples=1)
+    insample = fit_uplift(
+        frame[FEATURES], frame["treated"].to_numpy(), frame["churned"].to_numpy(), params=overfit
+    ).predict(frame[FEATURES])
+    crossfit = crossfit_uplift(frame, FEATURES, params=overfit, folds=3)
+    treated = frame["treated"].to_numpy()
+    churned = frame["churned"].to_numpy()
+    # In sample, a treated customer's predicted churn is their own outcome, so the
+    # predicted uplift tracks who churned; cross-fitted it cannot.
+    gap_in = insample[treated & (churned == 0)].mean() - insample[treated & (churned == 1)].mean()
+    gap_out = crossfit[treated & (churned == 0)].mean() - crossfit[treated & (churned == 1)].mean()
+    assert gap_in > 3 * abs(gap_out)

@@ -269,6 +269,7 @@ def test_train_score_then_bad_scoring_file_keeps_the_previous_campaign(
     assert sorted(p.name for p in campaign.parent.iterdir()) == [
         "assignment.parquet",
         "campaign.csv",
+        "features.parquet",
         "scores.parquet",
     ]
 

@@ -49,7 +49,7 @@ def test_dask_runner_scores_exactly_like_the_local_one(
     on_dask = _on_dask(settings, tmp_path / "dask", dask_address=scheduler)
     distributed = score_flow(on_dask, campaign_id="same")
 
-    for name in ("scores.parquet", "assignment.parquet"):
+    for name in ("scores.parquet", "assignment.parquet", "features.parquet"):
         pd.testing.assert_frame_equal(
             pd.read_parquet(tmp_path / "outputs" / "same" / name),
             pd.read_parquet(tmp_path / "dask" / "same" / name),
@@ -59,9 +59,9 @@ def test_dask_runner_scores_exactly_like_the_local_one(
     pd.testing.assert_frame_equal(*(c.drop(columns=["scored_at"]) for c in lists))
     assert distributed["drift"] == local["drift"]
     assert distributed["n_scored"] == 4000
-    # Part files are gone; only the three outputs remain.
+    # Part files are gone; only the four outputs remain.
     assert _outputs(tmp_path / "dask" / "same") == [
-        "assignment.parquet", "campaign.csv", "scores.parquet",
+        "assignment.parquet", "campaign.csv", "features.parquet", "scores.parquet",
     ]  # fmt: skip
     run = MlflowClient(settings.tracking.uri).get_run(distributed["mlflow_run_id"])
     assert run.data.tags["scoring.engine"] == "lleaves"
@@ -75,7 +75,7 @@ def test_dask_runner_scores_exactly_like_the_local_one(
         score_flow(on_dask, campaign_id="same")
     assert (tmp_path / "dask" / "same" / "scores.parquet").read_bytes() == before
     assert _outputs(tmp_path / "dask" / "same") == [
-        "assignment.parquet", "campaign.csv", "scores.parquet",
+        "assignment.parquet", "campaign.csv", "features.parquet", "scores.parquet",
     ]  # fmt: skip
 
 

@@ -22,7 +22,7 @@ data:
   source: files
   training_path: {root}/members.csv
   scoring_path: {root}/active.csv
-dataset:
+dataset: !replace
   name: gym
   id: {{column: member_no}}
   target: {{column: left_club, churned: ["Y"], stayed: ["N"]}}
@@ -43,6 +43,8 @@ model:
   monotone_constraints: {{days_since_visit: 1}}
   cv_folds: 3
 campaign: {{output_dir: {root}/outputs, threshold: 0.5}}
+ledger:
+  url: sqlite:///{root}/ledger.db
 tracking:
   uri: sqlite:///{root}/mlflow.db
   artifact_dir: {root}/mlartifacts
@@ -123,6 +125,8 @@ def _telco_settings(tmp_path: Path, **data: object) -> Settings:
                     "artifact_dir": tmp_path / "mlartifacts",
                 }
             ),
+            # The config's ledger is relative to the working folder: the test's own.
+            "ledger": base.ledger.model_copy(update={"url": f"sqlite:///{tmp_path / 'ledger.db'}"}),
         }
     )
 

@@ -75,13 +75,13 @@ def test_selection_counts_weights_against_the_budget() -> None:
 
 def test_evaluation_metrics_are_named_for_mlflow() -> None:
     effect, treated, churned = _experiment(2_000, np.random.default_rng(5))
-    metrics = roi.evaluate_uplift(churned, treated, effect, n_bootstrap=20).as_metrics("heldout_")
+    metrics = roi.evaluate_uplift(churned, treated, effect, n_bootstrap=20).as_metrics("crossfit_")
     assert {
-        "heldout_qini",
-        "heldout_qini_low",
-        "heldout_qini_high",
-        "heldout_auuc",
-        "heldout_auuc_low",
-        "heldout_auuc_high",
-        "heldout_n_treated",
+        "crossfit_qini",
+        "crossfit_qini_low",
+        "crossfit_qini_high",
+        "crossfit_auuc",
+        "crossfit_auuc_low",
+        "crossfit_auuc_high",
+        "crossfit_n_treated",
     } <= set(metrics)
