@@ -162,6 +162,13 @@ def challenge(
         save_rate=e.save_rate, clv=evaluation.values, cost_per_contact=e.cost_per_contact,
     )  # fmt: skip
     p = settings.promotion
+    # Each test customer's backtest value if contacted: a churner the campaign would keep.
+    kept_value = evaluation.y_true * e.save_rate * evaluation.values
+    paired = roi.compare_policies(
+        champion_scores > threshold, evaluation.y_score > threshold, kept_value,
+        cost_per_contact=e.cost_per_contact, confidence=settings.measurement.confidence,
+        n_bootstrap=1000, seed=settings.model.seed,
+    )  # fmt: skip
     decision = decide_promotion(
         challenger_auc=evaluation.metrics["auc"],
         champion_auc=champion_auc,
@@ -173,6 +180,11 @@ def challenge(
         identical_on=len(champion_scores)
         if np.array_equal(champion_scores, evaluation.y_score)
         else None,
+        net_benefit=paired,
     )
-    metrics = {"champion_auc": champion_auc, **champion_backtest.as_metrics(prefix="champion_")}
+    metrics = {
+        "champion_auc": champion_auc,
+        **champion_backtest.as_metrics(prefix="champion_"),
+        **decision.as_metrics(),
+    }
     return Challenge(decision=decision, metrics=metrics)

@@ -38,7 +38,6 @@ SKIPPED = "skipped"
 SUPPRESSED, HOLDOUT, COOLDOWN, BUDGET = "suppressed", "holdout", "cooldown", "budget"
 SKIP_REASONS = (SUPPRESSED, HOLDOUT, COOLDOWN, BUDGET)
 RISK, EXPLORATION = "risk", "exploration"
-SELECTED_BY = (RISK, EXPLORATION)
 DECISION_COLUMNS = (
     "customer_id",
     "churn_probability",
@@ -193,12 +192,15 @@ def plan_contacts(
         selected_by = flagged["selected_by"].astype(object).to_numpy()
     else:
         selected_by = np.full(len(ids), RISK, dtype=object)
-    ev = expected_values(
-        flagged["churn_probability"].to_numpy(dtype=float),
-        flagged["customer_value"].to_numpy(dtype=float),
-        save_rate=save_rate,
-        cost_per_contact=cost_per_contact,
-    )
+    if "expected_value" in flagged:  # an uplift model's expected incremental profit
+        ev = flagged["expected_value"].to_numpy(dtype=float)
+    else:
+        ev = expected_values(
+            flagged["churn_probability"].to_numpy(dtype=float),
+            flagged["customer_value"].to_numpy(dtype=float),
+            save_rate=save_rate,
+            cost_per_contact=cost_per_contact,
+        )
     reason = np.full(len(ids), None, dtype=object)
     as_arrow = pa.array(ids, type=pa.string())
     for name, members in ((COOLDOWN, cooling_down), (HOLDOUT, held_out), (SUPPRESSED, suppressed)):

@@ -85,7 +85,12 @@ BASES: dict[str, tuple[str, str]] = {
     "switch": ("0/1", "1 when the gate lets uplift targeting replace risk targeting"),
     "customers": ("customers", "experimental customers the uplift model was judged on"),
     "training_customers": ("customers", "experimental customers the uplift model learnt from"),
-    "experiment_customers": ("customers", "treated and control customers with outcomes"),
+    "explored_customers": ("customers", "of those, drawn at random beside the targeted"),
+    "challenger_minus_champion_net_benefit": (
+        "$",
+        "backtest net benefit of this model minus the champion's, on the same test customers "
+        "(paired bootstrap interval); the champion is kept when the interval is below 0",
+    ),
 }
 
 # Family prefixes, longest first: (what the family is).

@@ -179,7 +179,8 @@ def fit_uplift(
         treated: True if contacted, False if held out.
         churned: 1 if they churned over the window.
         params: the learner and its boosters' knobs.
-        weight: how many population customers each stands for (default 1).
+        weight: each row's weight in the boosters (default 1; the flows give inverse
+            propensity weights, ``propensity_weights``).
 
     Raises:
         NotReadyError: a group is empty.
@@ -212,11 +213,11 @@ def fit_uplift(
 
 def experiment_folds(experiments: pd.DataFrame, *, folds: int, seed: int) -> np.ndarray:
     """Each experimental customer's fold, 0 to ``folds`` − 1: a seeded hash of the
-    (campaign, customer) pair, so a row keeps its fold whatever else the ledger holds."""
+    customer id, so a row keeps its fold whatever else the ledger holds, and a customer
+    in several campaigns is in one fold (never predicted by a model that saw them)."""
     if folds < 2:
         raise ValueError(f"folds={folds} should be at least 2")
-    keys = experiments["campaign_id"].astype(str) + "\x1f" + experiments["customer_id"].astype(str)
-    draws = unit_draws(keys, campaign_id=f"uplift-folds-{seed}")
+    draws = unit_draws(experiments["customer_id"].astype(str), campaign_id=f"uplift-folds-{seed}")
     return np.minimum((draws * folds).astype(int), folds - 1)
 
 
@@ -232,12 +233,14 @@ def crossfit_uplift(
     fold = experiment_folds(experiments, folds=folds, seed=params.seed)
     treated = experiments["treated"].to_numpy(dtype=bool)
     churned = experiments["churned"].to_numpy()
+    weight = propensity_weights(treated, experiments["propensity"].to_numpy(dtype=float))
     out = np.empty(len(experiments))
     for k in range(folds):
         fit_on = fold != k
         model = fit_uplift(
-            experiments.loc[fit_on, features], treated[fit_on], churned[fit_on], params=params
-        )
+            experiments.loc[fit_on, features], treated[fit_on], churned[fit_on],
+            params=params, weight=weight[fit_on],
+        )  # fmt: skip
         out[~fit_on] = model.predict(experiments.loc[~fit_on, features])
     return out
 
@@ -257,12 +260,12 @@ def expected_incremental_profit(
 
 @dataclass(frozen=True)
 class UpliftJudgement:
-    """An uplift model judged on held-out experimental customers.
+    """An uplift model judged on experimental customers, cross-fitted.
 
     Attributes:
         evaluation: Qini coefficient and AUUC with intervals.
         comparison: uplift targeting against risk targeting at risk's budget.
-        n_customers: held-out experimental customers.
+        n_customers: experimental customers judged (each by a model that never saw them).
     """
 
     evaluation: roi.UpliftEvaluation
@@ -304,9 +307,8 @@ def judge_uplift(
     churned = heldout["churned"].to_numpy(dtype=float)
     treated = heldout["treated"].to_numpy(dtype=bool)
     evaluation = roi.evaluate_uplift(
-        churned, treated, uplift, confidence=confidence, n_bootstrap=min(n_bootstrap, 200),
-        seed=seed,
-    )  # fmt: skip
+        churned, treated, uplift, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed
+    )
     comparison = compare_targeting(
         uplift, heldout, threshold=threshold, cost_per_contact=cost_per_contact,
         confidence=confidence, n_bootstrap=n_bootstrap, seed=seed,
@@ -358,12 +360,26 @@ class Experiments:
             a campaign.
         campaigns: the campaigns it holds.
         without_features: measured campaigns left out because their features were not
-            kept (scored before features were written, or their folder is gone).
+            kept (scored before features were written, or their folder is gone), or
+            kept for only some of its customers.
+        without_experiment: measured campaigns left out because they hold no random
+            split: nobody held out, or nobody contacted.
     """
 
     frame: pd.DataFrame
     campaigns: tuple[str, ...]
     without_features: tuple[str, ...]
+    without_experiment: tuple[str, ...] = ()
+
+    @property
+    def features(self) -> list[str]:
+        """The model's feature columns."""
+        return [str(c) for c in self.frame.columns if c not in EXPERIMENT_COLUMNS]
+
+    @property
+    def n_explored(self) -> int:
+        """Explored customers (drawn at random beside the targeted)."""
+        return int((self.frame["selected_by"] == "exploration").sum()) if len(self.frame) else 0
 
     @property
     def n_control(self) -> int:
@@ -380,18 +396,32 @@ def assemble_experiments(rows: pd.DataFrame, features: dict[str, pd.DataFrame]) 
             features); a campaign missing here is left out and named.
 
     Each customer's ``propensity`` is 1 − their campaign's control share; ``weight`` is
-    1 for the risk-selected and 1 ÷ the exploration share for the explored (each stands
-    for that many customers below the threshold).
+    1 for the targeted and 1 ÷ the exploration share for the explored (each stands for
+    that many customers the targeting passed over). A campaign with nobody held out or
+    nobody contacted is no experiment, and one whose features do not cover every one of
+    its customers is not used either (a subset could break the random split): both
+    are left out and named.
     """
-    parts, missing = [], []
+    parts, missing, no_split = [], [], []
     for campaign_id, part in rows.groupby("campaign_id", sort=True):
-        if campaign_id not in features:
-            missing.append(str(campaign_id))
+        cid = str(campaign_id)
+        groups = set(part["group"])
+        if groups != {"treatment", "control"} or not 0 < part["control_share"].iloc[0] < 1:
+            no_split.append(cid)
             continue
-        joined = part.merge(features[str(campaign_id)], on="customer_id", how="inner")
+        if cid not in features:
+            missing.append(cid)
+            continue
+        joined = part.merge(
+            features[cid], on="customer_id", how="left", validate="one_to_one", indicator=True
+        )
+        if (joined.pop("_merge") != "both").any():
+            missing.append(cid)
+            continue
         parts.append(joined)
     if not parts:
-        return Experiments(pd.DataFrame(columns=list(EXPERIMENT_COLUMNS)), (), tuple(missing))
+        empty = pd.DataFrame(columns=list(EXPERIMENT_COLUMNS))
+        return Experiments(empty, (), tuple(missing), tuple(no_split))
     frame = pd.concat(parts, ignore_index=True)
     explored = (frame["selected_by"] == "exploration").to_numpy()
     share = frame["exploration_share"].to_numpy(dtype=float)
@@ -404,4 +434,17 @@ def assemble_experiments(rows: pd.DataFrame, features: dict[str, pd.DataFrame]) 
         frame=frame,
         campaigns=tuple(sorted(frame["campaign_id"].unique())),
         without_features=tuple(missing),
+        without_experiment=tuple(no_split),
     )
+
+
+def propensity_weights(treated: np.ndarray, propensity: np.ndarray) -> np.ndarray:
+    """Inverse propensity weights: 1 ÷ p(treated) for the treated, 1 ÷ p(control) for
+    the held out. Campaigns with different control shares then weigh each group as if
+    every campaign had split alike, so a campaign's own churn level is not read as uplift.
+
+    Examples:
+        >>> propensity_weights(np.array([True, False]), np.array([0.8, 0.8])).round(6).tolist()
+        [1.25, 5.0]
+    """
+    return np.where(treated, 1.0 / propensity, 1.0 / (1.0 - propensity))

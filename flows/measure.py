@@ -22,7 +22,7 @@ from prefect.artifacts import create_markdown_artifact
 
 import roi
 from churn.data import load_outcomes
-from churn.errors import NotMeasurableError
+from churn.errors import ChurnError, NotMeasurableError
 from churn.holdout import CONTROL, TREATMENT
 from churn.ledger import CampaignRecord, Ledger, Measurement, check_campaign_id
 from churn.measurement import (
@@ -40,7 +40,7 @@ from churn.uplift import assemble_experiments, compare_targeting
 from flows import registry, runs
 from flows.retrain import trigger_retrain
 from flows.runtime import artifact_key
-from flows.score import campaign_folder
+from flows.score import as_utc, campaign_folder
 from flows.tasks import compute_task, read_task, write_task
 
 
@@ -153,23 +153,40 @@ def compare_targeting_on_campaign(
     """What risk and uplift targeting would each have earned on this campaign's
     experiment, with the uplift model that passed the gate; kept in the ledger.
 
-    None (and nothing logged) when no uplift model has passed the gate, or when the
-    campaign's features were not kept."""
-    client = runs.client_for(settings.tracking)
-    found = registry.load_uplift_champion(client, name=settings.uplift.registered_name)
+    None, with a log line saying why, when no uplift model has passed the gate, the
+    campaign's features were not kept, it holds no random split, the model cannot
+    read its features, or the model learnt from it (measured before the model was
+    trained: the comparison would be in sample).
+    """
+    log = get_run_logger()
     cid = campaign.record.campaign_id
     path = campaign_folder(settings, cid).features
-    if found is None or not path.exists():
+    if not path.exists():
+        return None
+    client = runs.client_for(settings.tracking)
+    found = registry.load_uplift_champion(client, name=settings.uplift.registered_name)
+    if found is None:
+        return None
+    earlier = campaign.record.measured_at
+    if earlier is not None and as_utc(earlier) < runs.run_started_at(client, found.run_id):
+        log.info(
+            "Uplift model v%s learnt from campaign %s: no risk-vs-uplift comparison on it.",
+            found.version, cid,
+        )  # fmt: skip
         return None
     with Ledger.open(settings.ledger.url) as ledger:
         rows = ledger.experiments(cid)
-    experiments = assemble_experiments(rows, {cid: pd.read_parquet(path)})
-    frame = experiments.frame
-    if frame.empty or frame["treated"].all() or not frame["treated"].any():
+    frame = assemble_experiments(rows, {cid: pd.read_parquet(path)}).frame
+    if frame.empty:
+        return None
+    try:
+        uplift = found.model.predict(frame)
+    except ChurnError as exc:
+        log.warning("No risk-vs-uplift comparison on campaign %s: %s.", cid, exc)
         return None
     comparison = compare_targeting(
-        found.model.predict(frame[list(found.model.feature_names)]), frame,
-        threshold=campaign.record.threshold, cost_per_contact=campaign.record.cost_per_contact,
+        uplift, frame, threshold=campaign.record.threshold,
+        cost_per_contact=campaign.record.cost_per_contact,
         confidence=settings.measurement.confidence, n_bootstrap=settings.uplift.bootstrap,
         seed=settings.uplift.seed,
     )  # fmt: skip
@@ -177,7 +194,7 @@ def compare_targeting_on_campaign(
         ledger.record_policy_profits(
             cid, risk=comparison.current_profit, uplift=comparison.candidate_profit
         )
-    get_run_logger().info(
+    log.info(
         "On campaign %s's experiment, with uplift model v%s: risk targeting would earn %s, "
         "uplift targeting %s at the same budget.", cid, found.version,
         dollars(comparison.current_profit), dollars(comparison.candidate_profit),
@@ -296,10 +313,10 @@ def realized_roi_flow(settings: Settings, campaign_id: str, outcomes_path: Path)
     rows = attach_outcomes(settings, campaign, outcomes, outcomes_path)
     measured = measure(campaign, rows, outcomes, settings, time.perf_counter() - started)
     record_measurement(settings, campaign, measured)
-    if not measured.not_measurable:
-        compare_targeting_on_campaign(settings, campaign)
     across = measure_across_campaigns(settings, campaign.record.policy)
     log_realized(settings, campaign, measured, across)
+    if not measured.not_measurable:
+        compare_targeting_on_campaign(settings, campaign)
     retrain = None
     if measured.decayed and settings.drift.retrain_on_decay:
         retrain = trigger_retrain(

@@ -422,15 +422,25 @@ class UpliftChampion:
     version: str
     run_id: str
     model: UpliftModel
+    explored: int  # explored customers it learnt from: 0 means it saw only the targeted
 
 
 def register_uplift(
-    client: MlflowClient, model: UpliftModel, *, name: str, run_id: str, gate_passed: bool
+    client: MlflowClient,
+    model: UpliftModel,
+    *,
+    name: str,
+    run_id: str,
+    gate_passed: bool,
+    explored: int,
+    reason: str,
 ) -> Registration:
     """Log the uplift model's files to its run and register them as a new version.
 
     Every version becomes ``challenger``; only one that passed the gate against risk
-    targeting becomes ``champion`` (the one scoring may target with).
+    targeting becomes ``champion`` (the one scoring may target with). One that failed
+    it takes the ``champion`` alias away from an earlier version: the newest judgement,
+    on the most experiments, is the one scoring follows.
     """
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / UPLIFT_ARTIFACTS
@@ -444,8 +454,19 @@ def register_uplift(
             "probability a retention contact brings, learnt from the campaigns' experiments."
         )  # fmt: skip
     source = f"{client.get_run(run_id).info.artifact_uri}/{UPLIFT_ARTIFACTS}"
-    version = str(client.create_model_version(name, source, run_id=run_id).version)
+    tags = {"explored_customers": str(explored), "gate": "passed" if gate_passed else "failed"}
+    created = client.create_model_version(
+        name, source, run_id=run_id, description=reason, tags=tags
+    )
+    version = str(created.version)
     aliases = (CHALLENGER, CHAMPION) if gate_passed else (CHALLENGER,)
+    if not gate_passed:
+        previous = _champion_version(client, name)
+        if previous is not None:
+            client.delete_registered_model_alias(name, CHAMPION)
+            client.set_model_version_tag(
+                name, previous.version, "champion_removed_by", f"v{version}: {reason}"
+            )
     for alias in aliases:
         client.set_registered_model_alias(name, alias, version)
     client.set_tag(run_id, "registered_model", f"{name}/{version}")
@@ -465,4 +486,7 @@ def load_uplift_champion(client: MlflowClient, *, name: str) -> UpliftChampion |
     with tempfile.TemporaryDirectory() as tmp:
         local = client.download_artifacts(run_id, UPLIFT_ARTIFACTS, tmp)
         model = UpliftModel.load(Path(local))
-    return UpliftChampion(name=name, version=str(version.version), run_id=run_id, model=model)
+    return UpliftChampion(
+        name=name, version=str(version.version), run_id=run_id, model=model,
+        explored=int(version.tags.get("explored_customers", "0")),
+    )  # fmt: skip

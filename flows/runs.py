@@ -321,6 +321,12 @@ def log_figures(client: MlflowClient, run_id: str, figures: dict[str, bytes]) ->
         client.log_artifacts(run_id, folder, "plots")
 
 
+def run_started_at(client: MlflowClient, run_id: str) -> datetime:
+    """When a run started, in UTC."""
+    started = client.get_run(run_id).info.start_time
+    return datetime.fromtimestamp(started / 1000, tz=UTC)
+
+
 def run_compute_seconds(client: MlflowClient, run_id: str) -> float:
     """The ``compute_seconds`` a run logged (0 if it logged none)."""
     return float(client.get_run(run_id).data.metrics.get("compute_seconds", 0.0))

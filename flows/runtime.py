@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
+from typing import Any
 
 from churn.errors import ChurnError
 from churn.settings import Settings
+from flows import server_watchdog
 
 # Prefect's temporary local server takes 10-25 s to start on a 2-core machine and
 # times out at its default 20 s about one first run in three; with no internet its
@@ -67,6 +71,46 @@ def configure_runtime() -> None:
     tasks = logging.getLogger("prefect.task_runs")
     if not any(isinstance(f, _NoCompletedNoise) for f in tasks.filters):
         tasks.addFilter(_NoCompletedNoise())
+    if prefect_api_url() is None:
+        watch_temporary_server()
+
+
+# Held so that a watchdog still running is not reported as leaked (it ends with its
+# server, at this process's exit at the latest).
+_watchdogs: list[subprocess.Popen[bytes]] = []
+
+
+def watch_temporary_server() -> None:
+    """Have Prefect's temporary server stopped when this process dies, even by SIGKILL.
+
+    Prefect stops the server in an exit handler, which a killed process never runs.
+    Next to each server Prefect starts, a watchdog process (flows/server_watchdog.py)
+    stops it once this process is gone. A watchdog rather than PR_SET_PDEATHSIG:
+    Prefect's ``Popen`` takes no pre-exec hook, and that signal fires when the *thread*
+    that started the server ends, not the process.
+    """
+    # Prefect imports it anyway to start the temporary server: no time is added.
+    from prefect.server.api.server import SubprocessASGIServer
+
+    start_server = SubprocessASGIServer._run_uvicorn_command
+    if getattr(start_server, "watched", False):
+        return
+
+    def start_watched_server(self: SubprocessASGIServer) -> subprocess.Popen[Any]:
+        process = start_server(self)
+        watchdog = [sys.executable, "-I", "-S", server_watchdog.__file__]
+        _watchdogs.append(
+            subprocess.Popen(
+                [*watchdog, str(os.getpid()), str(process.pid)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        return process
+
+    start_watched_server.watched = True  # type: ignore[attr-defined]
+    SubprocessASGIServer._run_uvicorn_command = start_watched_server  # type: ignore[method-assign]
 
 
 def prefect_api_url() -> str | None:

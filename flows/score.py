@@ -102,6 +102,15 @@ def load_targeting(settings: Settings) -> Targeting:
             "once campaigns with a control group have been measured.", policy, name,
         )  # fmt: skip
         return Targeting()
+    if policy == "uplift" and found.explored == 0:
+        get_run_logger().warning(
+            "campaign.targeting is uplift, but uplift model %s v%s learnt only from customers "
+            "the risk rule selected (no exploration): it cannot vouch for anyone below the "
+            "threshold, so this campaign targets hybrid (above the threshold and a positive "
+            "expected incremental profit). Set campaign.exploration_share to learn more.",
+            found.name, found.version,
+        )  # fmt: skip
+        policy = "hybrid"
     get_run_logger().info(
         "Targeting: %s, with uplift model %s v%s (%s-learner).",
         policy, found.name, found.version, found.model.learner,
@@ -323,9 +332,11 @@ def write_experiment_features(
 ) -> Path:
     """The features of the campaign's treated and control customers, as scored: the
     experiment's covariates, which the uplift model learns from. A campaign recorded
-    earlier keeps the file it wrote then."""
+    earlier keeps the file it wrote then (or none, if it was scored before files were
+    kept: the uplift flow then leaves it out)."""
     path = campaign_folder(settings, recorded.campaign.campaign_id).features
-    if recorded.existed and path.exists():
+    if recorded.existed:
+        # Today's features would not be those its customers were chosen on.
         return path
     in_experiment = recorded.decisions.loc[recorded.decisions["group"].isin([TREATMENT, CONTROL])]
     rows = result.features.loc[result.features["customer_id"].isin(in_experiment["customer_id"])]

@@ -1,5 +1,5 @@
 """The uplift flow: the measured campaigns' experiments from the ledger → fit the
-meta-learner → judge it on held-out experimental customers (Qini coefficient and
+meta-learner → judge it by cross-fitting on the experimental customers (Qini coefficient and
 AUUC with intervals; the gate against risk targeting at the same budget) → log to
 MLflow and register; only a model that passes the gate becomes ``champion``."""
 
@@ -24,6 +24,7 @@ from churn.uplift import (
     crossfit_uplift,
     fit_uplift,
     judge_uplift,
+    propensity_weights,
 )
 from flows import registry, runs
 from flows.tasks import check_tracking, compute_task, read_task, write_task
@@ -87,8 +88,15 @@ def load_experiments(settings: Settings) -> Experiments:
     log = get_run_logger()
     if experiments.without_features:
         log.warning(
-            "%d measured campaigns have no features.parquet and are left out (e.g. %s).",
+            "%d measured campaigns are left out: their features.parquet is missing or does "
+            "not cover all their customers (e.g. %s).",
             len(experiments.without_features), ", ".join(experiments.without_features[:3]),
+        )  # fmt: skip
+    if experiments.without_experiment:
+        log.warning(
+            "%d measured campaigns are left out: nobody was held out or nobody contacted, so "
+            "they hold no experiment (e.g. %s).",
+            len(experiments.without_experiment), ", ".join(experiments.without_experiment[:3]),
         )  # fmt: skip
     need = settings.uplift.min_control
     if experiments.n_control < need:
@@ -112,14 +120,16 @@ def fit_and_judge(
     """Fit on every experimental customer; judge the learner by cross-fitting."""
     u = settings.uplift
     frame = experiments.frame
-    features = [str(c) for c in frame.columns if c not in _NOT_FEATURES]
+    features = experiments.features
     params = UpliftParams(
         learner=u.learner, n_estimators=u.n_estimators, learning_rate=u.learning_rate,
         num_leaves=u.num_leaves, min_child_samples=u.min_child_samples, seed=u.seed,
     )  # fmt: skip
+    treated = frame["treated"].to_numpy(dtype=bool)
     model = fit_uplift(
-        frame[features], frame["treated"].to_numpy(), frame["churned"].to_numpy(), params=params
-    )
+        frame[features], treated, frame["churned"].to_numpy(), params=params,
+        weight=propensity_weights(treated, frame["propensity"].to_numpy(dtype=float)),
+    )  # fmt: skip
     predicted = crossfit_uplift(frame, features, params=params, folds=u.folds)
     judgement = judge_uplift(
         predicted, frame, threshold=settings.campaign.threshold,
@@ -133,12 +143,6 @@ def fit_and_judge(
         _shown(e.auuc, e.auuc_ci), judgement.comparison.reason(),
     )  # fmt: skip
     return model, judgement, len(frame)
-
-
-_NOT_FEATURES = {
-    "campaign_id", "customer_id", "treated", "churned", "customer_value",
-    "churn_probability", "propensity", "weight", "selected_by",
-}  # fmt: skip
 
 
 def _shown(point: float | None, ci: tuple[float, float] | None) -> str:
@@ -172,7 +176,7 @@ def log_uplift(
         runs.log_metrics(client, run_id, {
             **judgement.as_metrics(),
             "training_customers": float(n_training),
-            "experiment_customers": float(len(experiments.frame)),
+            "explored_customers": float(experiments.n_explored),
         })  # fmt: skip
         e = judgement.evaluation
         runs.describe_run(
@@ -185,8 +189,9 @@ def log_uplift(
             f"({e.confidence:.0%} bootstrap intervals).",
         )  # fmt: skip
         registered = registry.register_uplift(
-            client, model, name=u.registered_name, run_id=run_id, gate_passed=judgement.switch
-        )
+            client, model, name=u.registered_name, run_id=run_id, gate_passed=judgement.switch,
+            explored=experiments.n_explored, reason=judgement.comparison.reason(),
+        )  # fmt: skip
     get_run_logger().info(
         "Registered %s v%s as %s.", registered.name, registered.version,
         " and ".join(registered.aliases),

@@ -184,12 +184,14 @@ def policy_profit(
 
 @dataclass(frozen=True)
 class UpliftEvaluation:
-    """How well a score ranks who a contact keeps, on held-out experimental customers.
+    """How well a score ranks who a contact keeps, on customers its models never saw.
 
     Attributes:
         qini: the Qini coefficient (``qini_coefficient``); None when nobody was kept.
         qini_ci: its bootstrap interval.
-        auuc: the area under the uplift curve (``auuc``); 0.5 is random order.
+        auuc: the area under the uplift curve (``auuc``); 0.5 is random order, and it
+            exceeds 1 when the top-ranked keep more customers than contacting everyone
+            does (the last-ranked are sleeping dogs).
         auuc_ci: its bootstrap interval.
         n_treated: treated customers judged on.
         n_control: control customers judged on.
@@ -332,7 +334,7 @@ class PolicyComparison:
         if self.switch:
             return (
                 f"{candidate} targeting earns {gap} more than {current} targeting at "
-                f"{self.budget:,.0f} contacts, on held-out experimental customers"
+                f"{self.budget:,.0f} contacts, on the campaigns' experiments"
             )
         return (
             f"kept {current} targeting: {candidate} targeting earns {gap} more than {current} "

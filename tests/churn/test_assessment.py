@@ -94,6 +94,10 @@ def test_a_champion_on_shuffled_labels_loses_the_challenge(
     outcome = challenge(noise, split.test, evaluation, tested, SETTINGS)
     assert outcome.decision.promote
     assert outcome.metrics["champion_auc"] < evaluation.metrics["auc"] - 0.1
+    # The paired bootstrap of the backtest net benefit says how surely, and the reason too.
+    assert outcome.metrics["challenger_minus_champion_net_benefit_low"] > 0
+    assert "backtest net benefit +$" in outcome.decision.reason
+    assert "(95% interval +$" in outcome.decision.reason
     # Against itself, the challenger is no better: the champion stays.
     itself = challenge(model, split.test, evaluation, tested, SETTINGS)
     assert itself.metrics["champion_auc"] == evaluation.metrics["auc"]

@@ -114,3 +114,37 @@ def test_under_a_budget_the_raised_share_still_holds_out_min_control() -> None:
     assert decided.count("treatment") == 50
     assert decided.control_share == pytest.approx(30 / 80)
     assert 18 <= decided.count("control") <= 45
+
+
+def test_under_uplift_targeting_the_budget_ranks_by_expected_incremental_profit() -> None:
+    """The riskiest customer is a lost cause: the budget goes to those a contact keeps."""
+    flagged = pd.DataFrame({
+        "customer_id": ["lost", "kept", "also"],
+        "churn_probability": [0.95, 0.4, 0.3],
+        "customer_value": [1200.0] * 3,
+        "expected_value": [-40.0, 310.0, 130.0],
+        "selected_by": ["uplift"] * 3,
+    })  # fmt: skip
+    plan = plan_contacts(
+        flagged, campaign_id="u", rules=ContactRules(0.0, max_contacts=2), save_rate=0.625,
+        cost_per_contact=50,
+    )  # fmt: skip
+    groups = dict(zip(plan.decisions["customer_id"], plan.decisions["group"], strict=True))
+    assert groups == {"lost": "skipped", "kept": "treatment", "also": "treatment"}
+    assert plan.decisions["expected_value"].tolist() == [-40.0, 310.0, 130.0]
+
+
+def test_explored_customers_do_not_spend_the_budget() -> None:
+    flagged = pd.DataFrame({
+        "customer_id": [f"r{i}" for i in range(5)] + ["x1", "x2"],
+        "churn_probability": [0.9, 0.85, 0.8, 0.75, 0.72, 0.1, 0.05],
+        "customer_value": [1200.0] * 7,
+        "selected_by": ["risk"] * 5 + ["exploration"] * 2,
+    })  # fmt: skip
+    plan = plan_contacts(
+        flagged, campaign_id="e", rules=ContactRules(0.0, max_contacts=3), save_rate=0.625,
+        cost_per_contact=50,
+    )  # fmt: skip
+    groups = dict(zip(plan.decisions["customer_id"], plan.decisions["group"], strict=True))
+    assert [groups[f"r{i}"] for i in range(5)] == ["treatment"] * 3 + ["skipped"] * 2
+    assert groups["x1"] == groups["x2"] == "treatment"

@@ -17,6 +17,7 @@ from churn.uplift import (
     UpliftJudgement,
     UpliftModel,
     UpliftParams,
+    assemble_experiments,
     crossfit_uplift,
     experiment_folds,
     fit_uplift,
@@ -111,13 +112,17 @@ def test_a_saved_model_loads_and_predicts_the_same(tmp_path: Path) -> None:
         UpliftModel.load(tmp_path / "uplift")
 
 
-def test_the_folds_are_fixed_by_the_rows_themselves() -> None:
-    frame = experiments("independent", campaigns=1, customers=5_000, seed=3)
+def test_the_folds_are_fixed_by_the_customer_whatever_the_campaign() -> None:
+    ids = [f"C{i:06d}" for i in range(30_000)]
+    frame = pd.DataFrame({"campaign_id": ["a"] * 15_000 + ["b"] * 15_000, "customer_id": ids})
     fold = experiment_folds(frame, folds=3, seed=0)
-    assert np.bincount(fold).tolist() == pytest.approx([len(frame) / 3] * 3, rel=0.1)
+    assert np.bincount(fold).tolist() == pytest.approx([10_000] * 3, rel=0.05)
     shuffled = frame.sample(frac=1.0, random_state=1)
     again = pd.Series(experiment_folds(shuffled, folds=3, seed=0), index=shuffled.index)
     assert (again.sort_index().to_numpy() == fold).all()
+    # The same customer in another campaign is in the same fold: no model sees them.
+    elsewhere = frame.assign(campaign_id="c")
+    assert (experiment_folds(elsewhere, folds=3, seed=0) == fold).all()
 
 
 def test_cross_fitted_predictions_come_from_models_that_never_saw_the_customer() -> None:
@@ -139,3 +144,33 @@ def test_cross_fitted_predictions_come_from_models_that_never_saw_the_customer()
     gap_in = insample[treated & (churned == 0)].mean() - insample[treated & (churned == 1)].mean()
     gap_out = crossfit[treated & (churned == 0)].mean() - crossfit[treated & (churned == 1)].mean()
     assert gap_in > 3 * abs(gap_out)
+
+
+def _ledger_rows(campaign: str, groups: list[str], control_share: float) -> pd.DataFrame:
+    n = len(groups)
+    return pd.DataFrame({
+        "campaign_id": campaign, "customer_id": [f"{campaign}-{i}" for i in range(n)],
+        "group": groups, "churned": [i % 2 for i in range(n)],
+        "churn_probability": 0.8, "customer_value": 1200.0,
+        "selected_by": ["risk"] * (n - 1) + ["exploration"], "control_share": control_share,
+        "exploration_share": 0.05,
+    })  # fmt: skip
+
+
+def test_experiments_leave_out_and_name_campaigns_that_are_no_experiment() -> None:
+    split = _ledger_rows("split", ["treatment", "control", "treatment", "control"], 0.5)
+    no_control = _ledger_rows("treated-only", ["treatment"] * 4, 0.0)
+    partial = _ledger_rows("partial", ["treatment", "control", "treatment", "control"], 0.5)
+    features = {
+        "split": pd.DataFrame({"customer_id": split["customer_id"], "x": [1.0, 2.0, 3.0, 4.0]}),
+        "treated-only": pd.DataFrame({"customer_id": no_control["customer_id"], "x": 1.0}),
+        "partial": pd.DataFrame({"customer_id": partial["customer_id"][:3], "x": 1.0}),
+    }
+    got = assemble_experiments(pd.concat([split, no_control, partial]), features)
+    assert got.campaigns == ("split",)
+    assert got.without_experiment == ("treated-only",)
+    assert got.without_features == ("partial",)
+    assert got.features == ["x"]
+    assert got.frame["propensity"].tolist() == [0.5] * 4
+    assert got.frame["weight"].tolist() == [1.0, 1.0, 1.0, 20.0]  # explored: 1 / 0.05
+    assert got.n_explored == 1 and got.n_control == 2

@@ -29,8 +29,15 @@ def scheduler() -> Iterator[str]:
 
 
 def _on_dask(settings: Settings, out: Path, **runner: object) -> Settings:
+    """The same settings scoring on Dask into ``out``, with a ledger of their own there
+    (so the campaign is planned afresh, not read back from the local run's record)."""
     update = {"runner": "dask", "output_dir": out, **runner}
-    return settings.model_copy(update={"campaign": settings.campaign.model_copy(update=update)})
+    return settings.model_copy(
+        update={
+            "campaign": settings.campaign.model_copy(update=update),
+            "ledger": settings.ledger.model_copy(update={"url": f"sqlite:///{out / 'ledger.db'}"}),
+        }
+    )
 
 
 def _outputs(folder: Path) -> list[str]:

@@ -204,3 +204,32 @@ def test_uplift_targeting_earns_more_than_risk_once_the_gate_lets_it_in(
     print(f"true net benefit at {risk_contacts} contacts: risk ${risk_net:,.0f}, "
           f"uplift ${uplift_net:,.0f} ({uplift_net / risk_net:.2f}x)")  # fmt: skip
     assert np.isfinite(uplift_net)
+
+
+def test_a_model_that_fails_the_gate_takes_the_champion_alias_away(tmp_path: Path) -> None:
+    """Scoring follows the newest judgement: a failed gate leaves no uplift champion."""
+    from churn.uplift import UpliftParams, fit_uplift
+    from flows.registry import load_uplift_champion, register_uplift
+    from flows.runs import client_for, open_run
+
+    settings = make_settings(tmp_path)
+    client = client_for(settings.tracking)
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"a": rng.random(400), "b": rng.random(400)})
+    model = fit_uplift(x, rng.random(400) < 0.7, (rng.random(400) < 0.3).astype(int),
+                       params=UpliftParams(n_estimators=5))  # fmt: skip
+    for passed in (True, False):
+        verdict = f"gate {'passed' if passed else 'failed'}"
+        with open_run(
+            client, settings.tracking, experiment="churn-uplift", run_type="uplift"
+        ) as run:
+            register_uplift(client, model, name="u", run_id=run, gate_passed=passed,
+                            explored=12, reason=verdict)  # fmt: skip
+        champion = load_uplift_champion(client, name="u")
+        if passed:
+            assert champion is not None and champion.version == "1" and champion.explored == 12
+            np.testing.assert_allclose(champion.model.predict(x), model.predict(x))
+    assert champion is None
+    first = client.get_model_version("u", "1")
+    assert first.tags["champion_removed_by"] == "v2: gate failed"
+    assert str(client.get_model_version_by_alias("u", "challenger").version) == "2"

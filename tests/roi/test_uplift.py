@@ -57,13 +57,13 @@ def test_the_gate_switches_on_a_better_selection_and_seldom_on_an_equal_one() ->
     same = roi.compare_policies(by_effect, by_effect, inc, cost_per_contact=5, n_bootstrap=50)
     assert same.difference == 0 and same.difference_ci == (0.0, 0.0) and not same.switch
     switches = 0
-    for seed in range(40):
+    for seed in range(100):
         r = np.random.default_rng(100 + seed)
         effect, treated, churned = _experiment(3_000, r)
         inc = roi.incremental_values(churned, treated, np.full(3_000, 0.7), np.full(3_000, 100.0))
         one, two = (roi.select_within_budget(r.random(3_000), budget=1_000) for _ in range(2))
         switches += roi.compare_policies(one, two, inc, cost_per_contact=5, n_bootstrap=200).switch
-    assert switches <= 4  # 2.5 % expected of a 95 % two-sided interval: 1 in 40
+    assert switches <= 5  # 2.5 % expected of a 95 % two-sided interval: at most 5 %
 
 
 def test_selection_counts_weights_against_the_budget() -> None:
