@@ -159,16 +159,30 @@ def qini_curve(
         >>> q["qini"].round(2).tolist()
         [0.0, -1.0, -1.0, 1.0, 1.0]
     """
-    y = np.asarray(churned, dtype=float)
-    t = np.asarray(treated, dtype=bool)
-    order = np.argsort(-np.asarray(churn_probability, dtype=float), kind="stable")
-    y, t = y[order], t[order]
-    n_t = np.concatenate([[0], np.cumsum(t)])
-    n_c = np.concatenate([[0], np.cumsum(~t)])
-    churn_t = np.concatenate([[0.0], np.cumsum(y * t)])
-    churn_c = np.concatenate([[0.0], np.cumsum(y * ~t)])
+    n_t, n_c, churn_t, churn_c = ranked_counts(churned, treated, churn_probability)
     with np.errstate(divide="ignore", invalid="ignore"):
         scaled = np.where(n_c > 0, churn_c * n_t / np.where(n_c > 0, n_c, 1), 0.0)
-    return pd.DataFrame(
-        {"targeted_share": np.arange(len(y) + 1) / max(len(y), 1), "qini": scaled - churn_t}
+    n = len(n_t) - 1
+    return pd.DataFrame({"targeted_share": np.arange(n + 1) / max(n, 1), "qini": scaled - churn_t})
+
+
+def ranked_counts(
+    churned: ArrayLike, treated: ArrayLike, score: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Among the top k customers by score, for k = 0 … n: treated, control, treated
+    churners and control churners (ties keep the input order).
+
+    Examples:
+        >>> [c.tolist() for c in ranked_counts([1, 0, 1], [True, False, False], [0.2, 0.9, 0.5])]
+        [[0, 0, 0, 1], [0, 1, 2, 2], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]]
+    """
+    y = np.asarray(churned, dtype=float)
+    t = np.asarray(treated, dtype=bool)
+    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
+    y, t = y[order], t[order]
+    return (
+        np.concatenate([[0], np.cumsum(t)]),
+        np.concatenate([[0], np.cumsum(~t)]),
+        np.concatenate([[0.0], np.cumsum(y * t)]),
+        np.concatenate([[0.0], np.cumsum(y * ~t)]),
     )

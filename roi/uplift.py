@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from roi.curves import qini_curve, ranked_counts
+
 
 def qini_coefficient(qini: pd.DataFrame) -> float | None:
     """Area between a Qini curve and the random-order line, the curve scaled to end at ±1.
@@ -78,19 +80,12 @@ def uplift_gain_curve(churned: ArrayLike, treated: ArrayLike, score: ArrayLike) 
         >>> g["gain"].round(2).tolist()
         [0.0, 0.0, 2.0, 1.5, 2.0]
     """
-    y = np.asarray(churned, dtype=float)
-    t = np.asarray(treated, dtype=bool)
-    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
-    y, t = y[order], t[order]
-    n_t = np.concatenate([[0], np.cumsum(t)])
-    n_c = np.concatenate([[0], np.cumsum(~t)])
-    churn_t = np.concatenate([[0.0], np.cumsum(y * t)])
-    churn_c = np.concatenate([[0.0], np.cumsum(y * ~t)])
+    n_t, n_c, churn_t, churn_c = ranked_counts(churned, treated, score)
     both = (n_t > 0) & (n_c > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate_gap = np.where(both, churn_c / np.maximum(n_c, 1) - churn_t / np.maximum(n_t, 1), 0.0)
-    k = np.arange(len(y) + 1)
-    return pd.DataFrame({"targeted_share": k / max(len(y), 1), "gain": rate_gap * k})
+    k = np.arange(len(n_t))
+    return pd.DataFrame({"targeted_share": k / max(len(k) - 1, 1), "gain": rate_gap * k})
 
 
 def auuc(churned: ArrayLike, treated: ArrayLike, score: ArrayLike) -> float | None:
@@ -260,8 +255,6 @@ def evaluate_uplift(
     Raises:
         ValueError: a group is empty.
     """
-    from roi.curves import qini_curve
-
     y = np.asarray(churned, dtype=float)
     t = np.asarray(treated, dtype=bool)
     s = np.asarray(score, dtype=float)
