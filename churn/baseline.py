@@ -60,7 +60,7 @@ def fit_baseline(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    numbers = [*spec.days_between, *spec.numeric]
+    numbers = list(spec.numbers)
     columns = ColumnTransformer(
         [
             ("numbers", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numbers),

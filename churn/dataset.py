@@ -24,10 +24,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from churn.derived import OPERATIONS
 from churn.errors import InputError
 
 if TYPE_CHECKING:  # pandas loads only where tables are handled: `churn --help` stays fast
@@ -38,7 +39,7 @@ ID_COLUMN = "customer_id"
 LABEL_COLUMN = "churned"
 VALUE_COLUMN = "customer_value"
 # The keys of a declaration that map column names to their declarations.
-COLUMN_KINDS = ("numeric", "categorical", "dates", "days_between")
+COLUMN_KINDS = ("numeric", "categorical", "dates", "days_between", "derived")
 _EXAMPLES = 3
 
 
@@ -98,6 +99,8 @@ class NumericColumn(_Declaration):
     missing: list[str] = Field(default_factory=list)
     nullable: bool = False
     fill: float | None = None
+    # value: read and validated, usable as customer_value.revenue_column, never a feature.
+    role: Literal["feature", "value"] = "feature"
 
 
 class CategoricalColumn(_Declaration):
@@ -121,6 +124,44 @@ class DaysBetween(_Declaration):
 
     start: str
     end: str
+
+
+class DerivedColumn(_Declaration):
+    """A derived numeric column: one operation on declared numeric columns.
+
+    ``sum`` and ``product`` take two or more columns, ``difference`` (first minus
+    second) and ``ratio`` (first over second) exactly two. A row whose result is not
+    a finite number (a missing operand, a zero denominator) is missing
+    (``churn.derived``).
+    """
+
+    sum: list[str] | None = None
+    product: list[str] | None = None
+    difference: list[str] | None = None
+    ratio: list[str] | None = None
+    role: Literal["feature", "value"] = "feature"
+
+    @model_validator(mode="after")
+    def _one_operation(self) -> DerivedColumn:
+        given = [op for op in OPERATIONS if getattr(self, op) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of {', '.join(OPERATIONS)} (a list of numeric columns), "
+                f"not {' and '.join(given) or 'none'}; e.g. {{sum: [fee_a, fee_b]}}"
+            )
+        (op,) = given
+        least, most = OPERATIONS[op]
+        count = len(getattr(self, op))
+        if count < least or (most is not None and count > most):
+            wanted = f"exactly {least}" if least == most else f"at least {least}"
+            raise ValueError(f"{op} takes {wanted} columns, not {count}")
+        return self
+
+    @property
+    def operation(self) -> tuple[str, tuple[str, ...]]:
+        """The operation's name and its columns."""
+        op = next(op for op in OPERATIONS if getattr(self, op) is not None)
+        return op, tuple(getattr(self, op))
 
 
 class CustomerValue(_Declaration):
@@ -166,24 +207,28 @@ class DatasetSettings(_Declaration):
             "days_since_last_purchase": DaysBetween(start="last_purchase_date", end="snapshot_date")
         }
     )
+    derived: dict[str, DerivedColumn] = Field(default_factory=dict)
     drop: list[str] = Field(default_factory=list)
     customer_value: CustomerValue | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSettings:
-        names = [*self.numeric, *self.categorical, *self.dates]
+        names = [*self.numeric, *self.categorical, *self.dates, *self.days_between, *self.derived]
         reserved = {ID_COLUMN, LABEL_COLUMN, VALUE_COLUMN, self.id.column, self.target.column}
         clash = sorted({n for n in names if names.count(n) > 1} | (set(names) & reserved))
         if clash:
             raise ValueError(f"columns {clash} are declared twice or clash with id/target")
-        both = sorted(set(self.drop) & {*names, *self.days_between})
+        both = sorted(set(self.drop) & set(names))
         if both:
             raise ValueError(
                 f"columns {both} are both declared and listed in drop: a column is used or "
                 "dropped, not both"
             )
-        if not self.numeric and not self.categorical and not self.days_between:
-            raise ValueError("declare at least one numeric, categorical or days_between feature")
+        if not self.features:
+            raise ValueError(
+                "declare at least one feature: a numeric or derived column without "
+                "`role: value`, a categorical column or a days_between feature"
+            )
         for name, derived in self.days_between.items():
             for column in (derived.start, derived.end):
                 if column not in self.dates:
@@ -199,18 +244,66 @@ class DatasetSettings(_Declaration):
                         date.not_after, self.drop, {"dates": {name: {"not_after": None}}}
                     )
                 )
+        for name, rule in self.derived.items():
+            self._check_operands(name, rule)
         value = self.customer_value
-        if value is not None and value.revenue_column not in self.numeric:
+        if value is not None and value.revenue_column not in {*self.numeric, *self.derived}:
             raise ValueError(
                 f"customer_value.revenue_column '{value.revenue_column}' is not a numeric column"
                 + _dropped_fix(value.revenue_column, self.drop, {"customer_value": None})
             )
         return self
 
+    def _check_operands(self, name: str, derived: DerivedColumn) -> None:
+        """Each column a derived column names is a declared numeric column, or the error
+        says the declaration that would make it one."""
+        op, columns = derived.operation
+        for column in columns:
+            if column in self.numeric and (
+                derived.role == "value" or self.numeric[column].role == "feature"
+            ):
+                continue
+            if column in self.numeric:
+                # A feature computed from a value-only column would carry it into the model.
+                raise ValueError(
+                    f"derived.{name}.{op}: '{column}' is declared `role: value` (never a "
+                    f"feature), so the feature '{name}' cannot be computed from it; make "
+                    f"'{name}' a value-only column too: "
+                    f"`{yaml_snippet({'derived': {name: {'role': 'value'}}})}`"
+                )
+            where = f"derived.{name}.{op}: '{column}' is not a declared numeric column"
+            if column in self.drop:
+                raise ValueError(where + _dropped_fix(column, self.drop, {"drop": [name]}))
+            kinds = ("categorical", "dates", "days_between", "derived")
+            kind = next((k for k in kinds if column in getattr(self, k)), None)
+            if kind is not None:
+                raise ValueError(
+                    f"{where} (it is declared under {kind}; a derived column combines numeric "
+                    "columns only)"
+                )
+            close = difflib.get_close_matches(column, list(self.numeric), n=1, cutoff=0.75)
+            if close:
+                fixed = [close[0] if c == column else c for c in columns]
+                raise ValueError(
+                    f"{where}; is it a misspelling of '{close[0]}'? Write "
+                    f"`{yaml_snippet({'derived': {name: {op: fixed}}})}`"
+                )
+            raise ValueError(
+                f"{where} (numeric columns: {', '.join(self.numeric) or 'none'}); declare it "
+                f"(`{yaml_snippet({'numeric': {column: {}}})}`, with its checks) or name "
+                "another column"
+            )
+
     @property
     def features(self) -> tuple[str, ...]:
-        """The model's features, in the order the booster sees them."""
-        return (*self.days_between, *self.numeric, *self.categorical)
+        """The model's features, in the order the booster sees them: not the columns
+        declared ``role: value``."""
+        return (
+            *self.days_between,
+            *(n for n, d in self.derived.items() if d.role == "feature"),
+            *(n for n, c in self.numeric.items() if c.role == "feature"),
+            *self.categorical,
+        )
 
     def aliases(self) -> dict[str, list[str]]:
         """Every declared column (id and target included) → the names it may have."""
@@ -260,6 +353,7 @@ def removal_section(dataset: DatasetSettings, columns: list[str]) -> dict[str, A
     """  # noqa: E501
     gone = set(columns)
     derived = [n for n, d in dataset.days_between.items() if {d.start, d.end} & gone]
+    derived += [n for n, d in dataset.derived.items() if set(d.operation[1]) & gone]
     section: dict[str, Any] = {"drop": [*columns, *(n for n in derived if n not in gone)]}
     checks = {
         name: {"not_after": None}
@@ -268,7 +362,8 @@ def removal_section(dataset: DatasetSettings, columns: list[str]) -> dict[str, A
     }
     if checks:
         section["dates"] = checks
-    if dataset.customer_value is not None and dataset.customer_value.revenue_column in gone:
+    value = dataset.customer_value
+    if value is not None and value.revenue_column in gone | set(derived):
         section["customer_value"] = None
     return section
 
@@ -578,6 +673,9 @@ def _target(
 def customer_values(customers: pd.DataFrame, dataset: DatasetSettings, clv: float) -> np.ndarray:
     """Each customer's lifetime value: revenue × lifetime if declared, else ``clv``.
 
+    The revenue column may be a derived column (computed here from its operands);
+    a customer whose revenue is missing is worth nothing.
+
     Examples:
         >>> import pandas as pd
         >>> d = DatasetSettings(customer_value={"revenue_column": "monthly_revenue",
@@ -590,7 +688,14 @@ def customer_values(customers: pd.DataFrame, dataset: DatasetSettings, clv: floa
     rule = dataset.customer_value
     if rule is None:
         return np.full(len(customers), float(clv))
-    revenue = customers[rule.revenue_column].to_numpy(dtype=float)
+    derived = dataset.derived.get(rule.revenue_column)
+    if derived is None:
+        revenue = customers[rule.revenue_column].to_numpy(dtype=float)
+    else:
+        from churn.derived import derive_column
+
+        op, columns = derived.operation
+        revenue = derive_column(customers, operation=op, columns=columns).to_numpy(dtype=float)
     return np.nan_to_num(revenue, nan=0.0) * rule.lifetime_months
 
 

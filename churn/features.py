@@ -3,9 +3,11 @@
 Which columns are features comes from the dataset declaration, captured in a
 ``FeatureSpec`` that travels with the fitted model: a registered model scores
 with the recipe it was trained with. Date pairs become ages in days; numeric
-columns become floats; categorical columns become pandas categoricals with the
-categories fixed at training time, so a level never seen in training scores
-as missing instead of shifting the codes.
+columns become floats; derived columns (sums, differences, products, ratios of
+numeric columns: ``churn.derived``) are computed from them; categorical columns
+become pandas categoricals with the categories fixed at training time, so a
+level never seen in training scores as missing instead of shifting the codes.
+Columns declared ``role: value`` are no part of the spec: never features.
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from churn.dataset import DatasetSettings
+from churn.derived import derive_column
+
+
+@dataclass(frozen=True)
+class DerivedFeature:
+    """A feature computed from numeric columns: ``operation`` of ``columns``."""
+
+    name: str
+    operation: str
+    columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -25,20 +37,33 @@ class FeatureSpec:
     categorical: tuple[str, ...]
     # derived feature → (start date column, end date column)
     days_between: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # A class-level default, not a factory: a spec unpickled from a model saved before
+    # derived features existed has no such attribute of its own and reads this one.
+    derived: tuple[DerivedFeature, ...] = ()
 
     @classmethod
     def from_dataset(cls, dataset: DatasetSettings) -> FeatureSpec:
-        """The features a dataset declares."""
+        """The features a dataset declares (not its ``role: value`` columns)."""
         return cls(
-            numeric=tuple(dataset.numeric),
+            numeric=tuple(n for n, c in dataset.numeric.items() if c.role == "feature"),
             categorical=tuple(dataset.categorical),
             days_between={n: (d.start, d.end) for n, d in dataset.days_between.items()},
+            derived=tuple(
+                DerivedFeature(name, *d.operation)
+                for name, d in dataset.derived.items()
+                if d.role == "feature"
+            ),
         )
 
     @property
     def names(self) -> tuple[str, ...]:
         """Feature names, in the order the booster sees them."""
-        return (*self.days_between, *self.numeric, *self.categorical)
+        return (*self.numbers, *self.categorical)
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        """The numeric features, derived ones included, in ``names`` order."""
+        return (*self.days_between, *(d.name for d in self.derived), *self.numeric)
 
 
 SYNTHETIC = FeatureSpec.from_dataset(DatasetSettings())
@@ -77,6 +102,10 @@ def build_features(
     features = pd.DataFrame(index=customers.index)
     for name, (start, end) in spec.days_between.items():
         features[name] = (customers[end] - customers[start]).dt.days.astype("float64")
+    for derived in spec.derived:
+        features[derived.name] = derive_column(
+            customers, operation=derived.operation, columns=derived.columns
+        )
     for column in spec.numeric:
         features[column] = customers[column].astype("float64")
     for column in spec.categorical:

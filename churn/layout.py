@@ -4,8 +4,9 @@
 scored), ``assignment.parquet`` (every flagged customer, their group and skip
 reason), ``campaign.csv`` (the customers to contact, for the CRM), ``features.parquet``
 (the model's features of every treated and control customer as scored: the
-covariates of the campaign's experiment, which the uplift model learns from)
-and, on the synthetic world, ``outcomes.parquet``.
+covariates of the campaign's experiment, which the uplift model learns from),
+under ``data.score_rows`` ``rows_to_score.csv`` (or ``.parquet``: the rows the rule
+selected, as scored) and, on the synthetic world, ``outcomes.parquet``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class CampaignFolder:
     @property
     def features(self) -> Path:
         return self.path / "features.parquet"
+
+    def rows_to_score(self, table_format: str) -> Path:
+        """The rows ``data.score_rows`` selected, copied in their table's format."""
+        return self.path / f"rows_to_score.{'parquet' if table_format == 'parquet' else 'csv'}"
 
     @property
     def outcomes(self) -> Path:

@@ -11,7 +11,11 @@ A saved model is a folder of two files:
 Loading parses text and numbers only, so a tampered file can change nothing but
 what the checksum catches; renaming a field of a class in ``churn/`` cannot
 break loading an earlier version. ``FORMAT`` names the layout; a later layout
-adds a reader here and keeps this one.
+adds a reader here and keeps this one. ``churn-model/2`` is ``churn-model/1``
+with derived features (``features.derived``: name → ``{operation: [columns]}``,
+as the YAML declares them); a model without them is still written as
+``churn-model/1``, so an earlier version of churn-roi reads it, and refuses by
+name one it could not score.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from churn.derived import OPERATIONS
 from churn.drift import FeatureProfile
 from churn.errors import NotReadyError
-from churn.features import FeatureSpec
+from churn.features import DerivedFeature, FeatureSpec
 from churn.model import (
     Calibrator,
     ChurnModel,
@@ -34,7 +39,9 @@ from churn.model import (
     SmoothCalibrator,
 )
 
-FORMAT = "churn-model/1"
+FORMAT = "churn-model/2"
+# Every layout this version reads: the current one and each before it.
+FORMATS = ("churn-model/1", FORMAT)
 BOOSTER_FILE = "booster.txt"
 RECIPE_FILE = "model.json"
 
@@ -59,8 +66,9 @@ def save_model(model: ChurnModel, folder: Path) -> str:
     # The best iteration's trees only: the loaded booster then predicts with all it has.
     booster_path.write_text(model.trees.model_to_string(num_iteration=model.best_iteration))
     booster_sha = sha256_of(booster_path)
+    derived = {d.name: {d.operation: list(d.columns)} for d in model.spec.derived}
     recipe = {
-        "format": FORMAT,
+        "format": FORMAT if derived else "churn-model/1",
         "booster_sha256": booster_sha,
         "best_iteration": model.best_iteration,
         "calibrator": _calibrator_as_dict(model.calibrator),
@@ -68,6 +76,7 @@ def save_model(model: ChurnModel, folder: Path) -> str:
             "numeric": list(model.spec.numeric),
             "categorical": list(model.spec.categorical),
             "days_between": {k: list(v) for k, v in model.spec.days_between.items()},
+            **({"derived": derived} if derived else {}),
         },
         "categories": model.categories,
         "profiles": [_profile_as_dict(p) for p in model.profiles],
@@ -97,10 +106,10 @@ def load_model(folder: Path, *, expected_sha256: str | None = None) -> ChurnMode
     import lightgbm as lgb
 
     recipe = json.loads((folder / RECIPE_FILE).read_text())
-    if recipe.get("format") != FORMAT:
+    if recipe.get("format") not in FORMATS:
         raise ModelIntegrityError(
             f"{folder / RECIPE_FILE} has format {recipe.get('format')!r}; this version of "
-            f"churn-roi reads {FORMAT!r}."
+            f"churn-roi reads {' and '.join(map(repr, FORMATS))}."
         )
     booster_path = folder / BOOSTER_FILE
     actual = sha256_of(booster_path)
@@ -119,11 +128,24 @@ def load_model(folder: Path, *, expected_sha256: str | None = None) -> ChurnMode
             numeric=tuple(features["numeric"]),
             categorical=tuple(features["categorical"]),
             days_between={k: (v[0], v[1]) for k, v in features["days_between"].items()},
+            derived=tuple(_derived_from_dict(features.get("derived", {}))),
         ),
         categories={k: list(v) for k, v in recipe["categories"].items()},
         best_iteration=int(recipe["best_iteration"]),
         profiles=[_profile_from_dict(p) for p in recipe["profiles"]],
     )
+
+
+def _derived_from_dict(data: dict[str, dict[str, list[str]]]) -> list[DerivedFeature]:
+    derived = []
+    for name, rule in data.items():
+        ((operation, columns),) = rule.items()
+        if operation not in OPERATIONS:
+            raise ModelIntegrityError(
+                f"unknown derived operation {operation!r} of feature '{name}' in {RECIPE_FILE}"
+            )
+        derived.append(DerivedFeature(name, operation, tuple(map(str, columns))))
+    return derived
 
 
 def _calibrator_as_dict(calibrator: Calibrator) -> dict[str, Any]:

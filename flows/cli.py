@@ -521,15 +521,20 @@ def rollback(config: ConfigOption = None, as_json: JsonOption = False) -> None:
 
 @app.command("serve")
 def serve(config: ConfigOption = None) -> None:
-    """Serve the training and scoring flows on their cron schedules (needs a Prefect server)."""
-    settings = _settings(config)
+    """Serve the training and scoring flows on their cron schedules (needs a Prefect server).
+
+    The deployments hold the config's path: each run reads the file when it starts.
+    """
+    if config is None and DEFAULT_CONFIG.is_file():
+        config = DEFAULT_CONFIG
+    settings = _settings(config)  # a bad config fails here, not at the first run
     _options["verbose"] = True  # a server's console is its operators' log
     _flows_ready()
     from flows.serve import serve_deployments
 
     # A server stops on Ctrl-C the way Prefect's does: letting its runs finish or fail.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    serve_deployments(settings)
+    serve_deployments(settings, config)
 
 
 @app.command("ui")

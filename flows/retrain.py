@@ -1,7 +1,8 @@
 """Retraining on demand: when scoring sees drift or measuring sees decay.
 
 Through the served `churn-train/weekly-retrain` deployment when a Prefect
-server has it (a `churn serve` process picks the run up), else in this process.
+server has it (a `churn serve` process picks the run up, with the config file the
+deployment names, read then), else in this process with this run's settings.
 The deployments' names live here, so that scoring, measuring and serving need
 not import each other.
 """
@@ -35,7 +36,13 @@ def trigger_retrain(
     via = settings.drift.retrain_via
     if via != "in_process" and prefect_api_url() is not None:
         try:
-            run: Any = run_deployment(f"churn-train/{TRAIN_DEPLOYMENT}", timeout=0)
+            # The deployment reads its own config file when the run starts: only the
+            # reason is passed, so that no setting (nor a password) is stored in Prefect.
+            run: Any = run_deployment(
+                f"churn-train/{TRAIN_DEPLOYMENT}",
+                parameters={"reason": f"{tag}: {reason}"},
+                timeout=0,
+            )
             how = f"deployment churn-train/{TRAIN_DEPLOYMENT}, flow run {run.id}"
         except ObjectNotFound:
             if via == "deployment":

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import mlflow
 import pandas as pd
@@ -43,7 +43,53 @@ def client_for(tracking: TrackingSettings) -> MlflowClient:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    return MlflowClient(tracking_uri=tracking.uri, registry_uri=tracking.uri)
+    client = MlflowClient(tracking_uri=tracking.uri, registry_uri=tracking.uri)
+    if not tracking.uri.startswith(("http://", "https://")):
+        return client
+    return cast(MlflowClient, _AnsweringClient(client))
+
+
+class _AnsweringClient:
+    """An MLflow client whose calls to a tracking server that has gone away (connection
+    refused or reset, after MLflow's own bounded retries) raise the user's error — "does
+    not answer", with what to do — instead of MLflow's exception and its traceback."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except MlflowException as exc:
+                if not _connection_lost(exc):
+                    raise
+                uri = self._client.tracking_uri
+                raise NotReadyError(
+                    f"The MLflow tracking server at {masked(uri)} does not answer any more "
+                    f"(it stopped during {name}); the run this command had open is marked "
+                    "FAILED by the next command once the server is back. Start the server "
+                    "(make mlflow-server) and run the command again."
+                ) from None
+
+        return call
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """True when an MLflow error was caused by a connection that could not be made or
+    was cut (the server is gone), not by anything the server said."""
+    import requests
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.exceptions.ConnectionError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _answers(uri: str, timeout: float) -> str | None:

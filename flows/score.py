@@ -33,6 +33,7 @@ from churn.data import (
     load_suppression_list,
     plan_chunks,
     table_dtypes,
+    table_format,
 )
 from churn.errors import ConfigError
 from churn.holdout import CONTROL, TREATMENT
@@ -51,6 +52,7 @@ from churn.predict import (
     write_campaign_files,
 )
 from churn.report import REPORT_ARTIFACT, campaign_headline, campaign_html, dollars, percent
+from churn.score_rows import describe_rule, write_rows_to_score
 from churn.settings import CampaignSettings, Settings
 from churn.urls import masked
 from flows import registry, runs
@@ -118,6 +120,25 @@ def load_targeting(settings: Settings) -> Targeting:
     return Targeting(
         policy=policy, uplift=found.model, cost_per_contact=settings.economics.cost_per_contact
     )
+
+
+@write_task
+def select_rows_to_score(settings: Settings, campaign_id: str) -> Settings:
+    """The settings to score with: as they are, or, under ``data.score_rows``, reading the
+    rows the rule selects, copied without the label into the campaign's folder (every
+    scoring path — chunks, Dask's row ranges, the id pass, the digest — reads that file)."""
+    rule = settings.data.score_rows
+    if rule is None:
+        return settings
+    source = settings.data.scoring_path
+    path = campaign_folder(settings, campaign_id).rows_to_score(table_format(source))
+    n_rows = write_rows_to_score(source, rule, dataset=settings.dataset, destination=path)
+    get_run_logger().info(
+        "Scoring %s of %s: %s rows, copied to %s.",
+        describe_rule(rule), source, f"{n_rows:,}", path,
+    )  # fmt: skip
+    data = settings.data.model_copy(update={"scoring_path": path, "score_rows": None})
+    return settings.model_copy(update={"data": data})
 
 
 @compute_task
@@ -482,6 +503,7 @@ def score_flow(
     check_tracking(settings)
     champion = load_champion(settings)
     targeting = load_targeting(settings)
+    settings = select_rows_to_score(settings, campaign_id)
     if settings.campaign.runner == "dask":
         result = score_on_dask(champion, settings, campaign_id, targeting)
     else:

@@ -24,7 +24,7 @@ from churn.assessment import (
 from churn.baseline import baseline_rows, baseline_scores
 from churn.card import model_card
 from churn.compiled import CompiledTrees, compile_booster
-from churn.data import file_digest, load_customers, table_columns
+from churn.data import file_digest, table_columns
 from churn.dataset import LABEL_COLUMN, undeclared_columns
 from churn.errors import NotReadyError
 from churn.features import FeatureSpec
@@ -32,6 +32,7 @@ from churn.model import ChurnModel
 from churn.plots import training_plots
 from churn.promotion import PromotionDecision
 from churn.report import dollars, percent, training_description
+from churn.score_rows import load_training_rows
 from churn.settings import Settings
 from churn.train import Split, Trees, calibrate, cross_validate, fit_trees, split_customers
 from flows import registry, runs, sidecar
@@ -43,7 +44,9 @@ from flows.tasks import check_tracking, compute_task, read_task, write_task
 @read_task
 def load_training_data(settings: Settings) -> pd.DataFrame:
     path = settings.data.training_path
-    customers = load_customers(path, labelled=True, dataset=settings.dataset)
+    customers = load_training_rows(
+        path, settings.data.held_out_of_training, dataset=settings.dataset
+    )
     ignored = undeclared_columns(table_columns(path), settings.dataset)
     if ignored:
         get_run_logger().warning(

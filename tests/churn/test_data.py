@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -192,3 +193,111 @@ def test_an_unknown_compression_names_what_is_read(tmp_path: Path) -> None:
     path.write_bytes(b"\x1f\x8b")
     with pytest.raises(InputError, match=r"unsupported file type '\.parquet\.gz'.*\.csv\.gz"):
         load_customers(path, labelled=True)
+
+
+def test_a_zip_of_one_csv_reads_as_the_plain_one_whatever_the_names(
+    tmp_path: Path, good: pd.DataFrame
+) -> None:
+    import zipfile
+
+    from churn.data import file_digest, plan_chunks, read_chunk, table_columns
+
+    plain = load_customers(write_table(good, tmp_path / "customers.csv"), labelled=True)
+    packed = tmp_path / "telco.zip"
+    with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(tmp_path / "customers.csv", "WA_Fn-UseC_-Telco-Customer-Churn.csv")
+        archive.writestr("__MACOSX/._WA_Fn-UseC_-Telco-Customer-Churn.csv", "macOS metadata")
+    pd.testing.assert_frame_equal(load_customers(packed, labelled=True), plain)
+    batches = list(iter_customer_batches(packed, chunk_size=15, labelled=True))
+    pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), plain)
+    chunks = plan_chunks(packed, chunk_size=15)
+    frames = [read_chunk(chunk, labelled=True) for chunk in chunks]
+    pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), plain)
+    assert check_customer_ids(packed, labelled=True) == len(good)
+    assert table_columns(packed) == list(good.columns)
+    assert len(file_digest(packed)) == 16
+    # Written under such a name, the archive holds a CSV named for it, and reads back.
+    written = write_table(good, tmp_path / "export.zip")
+    assert zipfile.ZipFile(written).namelist() == ["export.csv"]
+    pd.testing.assert_frame_equal(load_customers(written, labelled=True), plain)
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        (["march.csv", "april.csv"], r"holds 2 CSV files \(march\.csv, april\.csv\)"),
+        (["notes.txt", "data.xlsx"], r"holds no CSV file \(it holds notes\.txt, data\.xlsx\)"),
+    ],
+)
+def test_a_zip_of_several_csvs_or_none_names_what_it_holds(
+    tmp_path: Path, members: list[str], message: str
+) -> None:
+    import zipfile
+
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for member in members:
+            archive.writestr(member, "customer_id\nC1\n")
+    with pytest.raises(InputError, match=rf"export\.zip: the archive {message}"):
+        load_customers(path, labelled=True)
+    with pytest.raises(InputError, match=message):
+        check_customer_ids(path)
+
+
+def _parquet_folder(good: pd.DataFrame, folder: Path, cuts: list[int]) -> Path:
+    """``good`` cut into part files as pyarrow names them (part-0 … part-10: unpadded)."""
+    folder.mkdir()
+    bounds = [0, *cuts, len(good)]
+    for i, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        good.iloc[start:stop].to_parquet(folder / f"part-{i}.parquet")
+    (folder / "_SUCCESS").write_text("")  # Spark's marker is not a part
+    return folder
+
+
+def test_a_parquet_folder_reads_as_one_table_in_file_name_order(
+    tmp_path: Path, good: pd.DataFrame
+) -> None:
+    from churn.data import file_digest, plan_chunks, read_chunk, table_columns, table_dtypes
+
+    single = write_table(good, tmp_path / "customers.parquet")
+    whole = load_customers(single, labelled=True)
+    # Eleven parts: part-10 comes after part-9, not after part-1.
+    folder = _parquet_folder(good, tmp_path / "current", [3, 6, 9, 12, 15, 18, 21, 24, 27, 30])
+    pd.testing.assert_frame_equal(load_customers(folder, labelled=True), whole)
+    batches = list(iter_customer_batches(folder, chunk_size=7, labelled=True))
+    assert [len(b) for b in batches] == [7, 7, 7, 7, 7, 5]  # whole chunks across files
+    pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), whole)
+    chunks = plan_chunks(folder, chunk_size=7)
+    frames = [read_chunk(chunk, labelled=True) for chunk in chunks]
+    pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), whole)
+    assert check_customer_ids(folder, labelled=True) == len(good)
+    assert table_columns(folder) == table_columns(single)
+    assert table_dtypes(folder).equals(table_dtypes(single))
+    before = file_digest(folder)
+    (folder / "part-10.parquet").write_bytes((folder / "part-0.parquet").read_bytes())
+    assert file_digest(folder) != before
+
+
+def test_a_parquet_folder_with_a_part_of_another_schema_names_the_part(
+    tmp_path: Path, good: pd.DataFrame
+) -> None:
+    folder = _parquet_folder(good, tmp_path / "current", [20])
+    good.iloc[:3].drop(columns=["plan"]).to_parquet(folder / "part-2.parquet")
+    with pytest.raises(
+        InputError, match=r"current: the file part-2\.parquet has other columns than "
+        r"part-0\.parquet; it lacks \['plan'\]"
+    ):  # fmt: skip
+        load_customers(folder, labelled=True)
+    good.iloc[:3].assign(plan=1).to_parquet(folder / "part-2.parquet")
+    with pytest.raises(InputError, match=r"part-2\.parquet stores column 'plan' as int64"):
+        list(iter_customer_batches(folder, chunk_size=10, labelled=True))
+    with pytest.raises(InputError, match=r"part-2\.parquet"):
+        check_customer_ids(folder, labelled=True)
+
+
+def test_a_folder_without_parquet_files_says_what_it_holds(tmp_path: Path) -> None:
+    folder = tmp_path / "current"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("customer_id\nC1\n")
+    with pytest.raises(InputError, match=r"current: the folder holds no parquet files.*customers"):
+        load_customers(folder, labelled=True)

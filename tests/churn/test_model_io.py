@@ -120,3 +120,24 @@ def test_an_unknown_layout_is_refused_by_name(saved: Path, tmp_path: Path) -> No
     (folder / RECIPE_FILE).write_text(json.dumps(recipe))
     with pytest.raises(ModelIntegrityError, match=r"'churn-model/99'; this version .* reads"):
         load_model(folder)
+
+
+def test_a_model_pickled_before_derived_features_scores_as_it_did() -> None:
+    # tests/flows/test_model_versions.py runs it through the registry (slow); this is the
+    # feature recipe alone: a spec pickled without `derived` reads it as none.
+    import cloudpickle
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    with (fixtures / "model_v0" / "python_model.pkl").open("rb") as handle:
+        legacy: ChurnModel = cloudpickle.load(handle).model
+    assert legacy.spec.derived == () and "derived" not in vars(legacy.spec)
+    customers = pd.read_parquet(fixtures / "model_v0_customers.parquet")
+    then = pd.read_parquet(fixtures / "model_v0_scores.parquet")["churn_probability"]
+    np.testing.assert_allclose(legacy.predict_proba(customers), then, rtol=0, atol=1e-9)
+
+
+def test_a_recipe_without_derived_features_is_still_the_first_layout(saved: Path) -> None:
+    # An earlier churn-roi reads churn-model/1: a model that needs nothing newer keeps it.
+    recipe = json.loads((saved / RECIPE_FILE).read_text())
+    assert recipe["format"] == "churn-model/1" and "derived" not in recipe["features"]
+    assert load_model(saved).spec.derived == ()

@@ -1,3 +1,4 @@
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def test_inherited_constraints_on_another_dataset_say_how_to_clear_them(tmp_path
         pytest.param(
             "dataset:\n  numeric:\n    tenure_months: {min: 0, integr: true}\n",
             r"dataset\.numeric\.tenure_months\.integr: unknown key — did you mean 'integer'\? "
-            r"\(valid keys: aliases, fill, integer, max, min, missing, nullable\)",
+            r"\(valid keys: aliases, fill, integer, max, min, missing, nullable, role\)",
             id="dataset-column",
         ),
         pytest.param(
@@ -359,3 +360,30 @@ def test_replace_tags_only_mappings(tmp_path: Path) -> None:
     (tmp_path / "mine.yaml").write_text("dataset: {drop: !replace [plan]}\n")
     with pytest.raises(ConfigError, match=r"not valid YAML: `!replace` marks a mapping"):
         load_settings(tmp_path / "mine.yaml", environ={})
+
+
+def test_one_labelled_file_is_both_tables_when_a_rule_says_which_rows_are_scored(
+    tmp_path: Path,
+) -> None:
+    from churn.score_rows import DateRows
+
+    same = "data: {source: files, training_path: all.csv, scoring_path: all.csv"
+    config = tmp_path / "one.yaml"
+    config.write_text(same + "}\n")
+    with pytest.raises(ConfigError, match=r"same file \(all\.csv\).*`data: \{score_rows: stay"):
+        load_settings(config, environ={})
+    config.write_text(same + ", score_rows: stayed}\n")
+    settings = load_settings(config, environ={})
+    assert settings.data.score_rows == "stayed" and settings.data.held_out_of_training is None
+    config.write_text(same + ", score_rows: {date_column: snapshot_date, after: 2026-01-01}}\n")
+    rule = load_settings(config, environ={}).data.held_out_of_training
+    assert rule == DateRows(date_column="snapshot_date", after=date(2026, 1, 1))
+    config.write_text(same + ", score_rows: {date_column: snapshot_date}}\n")
+    with pytest.raises(ConfigError, match=r"one of `latest: true`.*and `after: YYYY-MM-DD`"):
+        load_settings(config, environ={})
+    config.write_text("data: {score_rows: stayed}\n")  # the synthetic world's own table
+    with pytest.raises(ConfigError, match=r"score_rows picks rows of files.*source: files"):
+        load_settings(config, environ={})
+    config.write_text(same + ", score_rows: stayed}\ndataset: {id: {generate: always}}\n")
+    with pytest.raises(ConfigError, match=r"would number the rows scored afresh"):
+        load_settings(config, environ={})

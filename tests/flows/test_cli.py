@@ -352,7 +352,8 @@ def test_serve_registers_both_deployments_with_their_schedules(
         assert score.schedules[0].schedule.timezone == "Europe/Paris"  # type: ignore[union-attr]
         train = deployments["weekly-retrain"]
         assert [s.schedule.cron for s in train.schedules] == ["0 3 * * 1"]  # type: ignore[union-attr]
-        assert train.parameters["settings"]["campaign"]["threshold"] == 0.7
+        # The config's path, read by each run when it starts; not the settings.
+        assert train.parameters == score.parameters == {"config": str(config.resolve())}
         assert train.global_concurrency_limit is not None
         assert train.global_concurrency_limit.limit == 1
     finally:

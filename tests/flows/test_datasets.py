@@ -182,3 +182,44 @@ def test_telco_reaches_published_quality_and_its_csv_export_reads_the_same(
     pd.testing.assert_frame_equal(
         from_csv.drop(columns=["customer_id"]), packaged.drop(columns=["customer_id"])
     )
+
+
+def test_one_labelled_file_trains_on_older_snapshots_and_scores_the_latest(
+    prefect_backend: str, tmp_path: Path
+) -> None:
+    import zipfile
+
+    from flows.pipeline import pipeline_flow
+
+    # One export, zipped under a name of its own: March's members with their outcome,
+    # June's still to be judged (no outcome yet), declared as both tables.
+    config = tmp_path / "gym.yaml"
+    one_file = (
+        "training_path: {root}/gym.zip\n  scoring_path: {root}/gym.zip\n"
+        "  score_rows: {{date_column: snapshot, latest: true}}"
+    )
+    template = GYM.replace(
+        "training_path: {root}/members.csv\n  scoring_path: {root}/active.csv", one_file
+    )
+    config.write_text(template.format(default=ROOT / "configs" / "default.yaml", root=tmp_path))
+    settings = load_settings(config, environ={})
+    march = _members(3000, 1, labelled=True)
+    march["snapshot"] -= pd.Timedelta(days=91)
+    march["last_visit"] -= pd.Timedelta(days=91)
+    june = _members(1000, 2, labelled=False)
+    export = tmp_path / "export.csv"
+    pd.concat([march, june], ignore_index=True).to_csv(export, index=False)
+    with zipfile.ZipFile(settings.data.training_path, "w") as archive:
+        archive.write(export, "members-export-2026-06.csv")
+
+    result = pipeline_flow(settings, campaign_id="gym-1")
+
+    metrics = result["training"]["metrics"]
+    assert metrics["n_customers"] == pytest.approx(3000 * settings.model.test_size, abs=1)
+    assert metrics["auc"] > 0.7
+    folder = tmp_path / "outputs" / "gym-1"
+    scores = pd.read_parquet(folder / "scores.parquet")
+    assert scores["customer_id"].str.startswith("M2-").all() and len(scores) == 1000
+    scored_rows = pd.read_csv(folder / "rows_to_score.csv")
+    assert "left_club" not in scored_rows and len(scored_rows) == 1000
+    assert result["scoring"]["n_scored"] == 1000

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from churn.settings import Settings
+from churn.settings import Settings, load_settings
 from flows.retrain import SCORE_DEPLOYMENT, TRAIN_DEPLOYMENT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +23,8 @@ def test_prefect_yaml_matches_the_served_deployments() -> None:
         path, function = deployment["entrypoint"].split(":")
         module = import_module(path.removesuffix(".py").replace("/", "."))
         flow = getattr(module, function)
-        # The declared parameters validate against the flow's own signature.
-        Settings.model_validate(deployment["parameters"]["settings"])
-        assert "settings" in flow.parameters.properties
+        # The declared parameters validate against the flow's own signature, and name a
+        # config file (read from the project folder, the pull step's working directory).
+        assert set(deployment["parameters"]) == {"config"}
+        flow.validate_parameters(deployment["parameters"])
+        assert load_settings(ROOT / deployment["parameters"]["config"], environ={}) == Settings()

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,44 +10,19 @@ from mlflow.tracking import MlflowClient
 
 from churn.settings import TrackingSettings
 from tests.conftest import make_settings
+from tests.mlflow_server import free_port, start_server, stop
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "server-artifacts"),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    port = free_port()
+    server = start_server(tmp_path, port)
     try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                assert server.poll() is None, (tmp_path / "server.log").read_text()
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not answer: " + (tmp_path / "server.log").read_text())
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        stop(server)
 
 
 def test_pipeline_against_a_tracking_server(
@@ -87,7 +57,7 @@ def test_an_unreachable_store_fails_the_run_before_training(
     from churn.errors import NotReadyError
     from flows.train import train_flow
 
-    nobody = f"http://127.0.0.1:{_free_port()}"
+    nobody = f"http://127.0.0.1:{free_port()}"
     settings = make_settings(tmp_path).model_copy(
         update={"tracking": TrackingSettings(uri=nobody, artifact_dir=tmp_path / "unused")}
     )
