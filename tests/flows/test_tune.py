@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 from churn.features import SYNTHETIC
 from churn.settings import ModelSettings
 from churn.synthetic import generate_world
-from churn.tune import SPACE, search
+from churn.tune import LIGHTGBM_DEFAULTS, SPACE, search, starting_trials
 from tests.conftest import make_settings
 
 
@@ -25,6 +25,17 @@ def test_the_search_is_seeded_and_stays_in_its_space() -> None:
     assert first.best_cv_auc == first.trials["cv_auc"].max()
     for name, (low, high, _) in SPACE.items():
         assert low <= first.best_params[name] <= high
+    # It starts from the config's section, then LightGBM's own defaults: it never ends
+    # below either.
+    tried = first.trials[list(SPACE)].to_dict("records")
+    assert (
+        tried
+        == starting_trials(params)
+        == [
+            {name: getattr(params, name) for name in SPACE},
+            LIGHTGBM_DEFAULTS,
+        ]
+    )
 
 
 @pytest.mark.slow
