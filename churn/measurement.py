@@ -15,7 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 import roi
@@ -149,6 +151,36 @@ def drift_to_act_on(
     return [name for name, value in drift.items() if value > psi_threshold], None
 
 
+def interval_method(
+    configured: str, values: np.ndarray
+) -> tuple[Literal["newcombe", "bootstrap"], str | None]:
+    """The interval method for these customer values, and a warning when the configured
+    one cannot weigh them.
+
+    Newcombe's interval is on the churn-rate difference, priced at the mean value; with
+    values that differ, only the bootstrap counts each saved customer at their own.
+
+    Examples:
+        >>> interval_method("auto", np.array([1200.0, 1200.0]))
+        ('newcombe', None)
+        >>> interval_method("auto", np.array([300.0, 2400.0]))
+        ('bootstrap', None)
+        >>> interval_method("newcombe", np.array([300.0, 2400.0]))[1][:60]
+        'customer values differ ($300 to $2,400) but measurement.meth'
+    """
+    varies = len(values) > 0 and float(np.ptp(values)) > 0
+    if configured == "auto":
+        return ("bootstrap" if varies else "newcombe"), None
+    if configured == "newcombe" and varies:
+        return "newcombe", (
+            f"customer values differ (${values.min():,.0f} to ${values.max():,.0f}) but "
+            "measurement.method is newcombe, which prices every saved customer at the "
+            "mean value; set `measurement: {method: auto}` (or bootstrap) to weigh each at "
+            "their own"
+        )
+    return ("bootstrap" if configured == "bootstrap" else "newcombe"), None
+
+
 def measure_campaign(
     rows: pd.DataFrame,
     facts: CampaignFacts,
@@ -177,12 +209,13 @@ def measure_campaign(
     control = rows.loc[rows["group"] == CONTROL]
     m, e = settings.measurement, settings.economics
     values = rows[VALUE_COLUMN]
+    method, why = interval_method(m.method, values.to_numpy(dtype=float))
     realized = roi.realized_roi(
         treated["churned"], control["churned"], clv=values[treated.index],
         control_clv=values[control.index], cost_per_contact=facts.cost_per_contact,
-        confidence=m.confidence, method=m.method,
+        confidence=m.confidence, method=method,
     )  # fmt: skip
-    warnings: dict[str, str] = {}
+    warnings: dict[str, str] = {"interval": why} if why else {}
     base_rate = float(control["churn_probability"].mean())
     mde = roi.minimum_detectable_effect(
         len(treated), len(control), control_churn_rate=min(max(base_rate, 1e-6), 1 - 1e-6),

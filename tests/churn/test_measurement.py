@@ -156,3 +156,27 @@ def test_pooling_needs_a_campaign_with_all_its_outcomes() -> None:
     assert pooled["pooled_realized_roi_pct"] == pytest.approx(500)
     waiting = campaign.assign(churned=np.where(campaign.index < 5, np.nan, campaign["churned"]))
     assert pooled_metrics(waiting, cost_per_contact=50.0, confidence=0.95) == {}
+
+
+def test_per_customer_values_are_weighed_by_the_bootstrap_or_the_run_says_why_not() -> None:
+    """The control group's churners are worth $4,800, everyone else $300: newcombe prices
+    each saved customer at the mean value, the bootstrap at their own."""
+    campaign = rows(1000, 150, 100, 40, observed="2026-10-01")
+    control_churner = (campaign["group"] == "control") & (campaign["churned"] == 1)
+    campaign["customer_value"] = np.where(control_churner, 4800.0, 300.0)
+    weighted = roi.realized_roi(
+        campaign["churned"][:1000], campaign["churned"][1000:],
+        clv=campaign["customer_value"][:1000], control_clv=campaign["customer_value"][1000:],
+        cost_per_contact=50.0, method="bootstrap",
+    )  # fmt: skip
+    auto = measure_campaign(campaign, facts(), SETTINGS)
+    assert auto.realized is not None and "interval" not in auto.warnings
+    assert auto.realized.revenue_saved == pytest.approx(weighted.revenue_saved)
+    assert auto.realized.net_benefit_ci == pytest.approx(weighted.net_benefit_ci)
+    fixed = SETTINGS.model_copy(
+        update={"measurement": SETTINGS.measurement.model_copy(update={"method": "newcombe"})}
+    )
+    averaged = measure_campaign(campaign, facts(), fixed)
+    assert averaged.realized is not None
+    assert averaged.realized.revenue_saved != pytest.approx(weighted.revenue_saved)
+    assert "set `measurement: {method: auto}`" in averaged.warnings["interval"]
