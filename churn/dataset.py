@@ -63,20 +63,29 @@ class _Declaration(BaseModel):
 class IdDeclaration(_Declaration):
     """Where each customer's id comes from."""
 
-    column: str = ID_COLUMN
+    column: str = Field(ID_COLUMN, description="the file's column of customer ids")
     aliases: list[str] = Field(default_factory=list, description="other names of the column")
-    # when_missing: number the rows (1, 2, ...) if the file has no id column;
-    # always: number them even if it has one; never: the column is required.
-    generate: str = Field("never", pattern="^(never|when_missing|always)$")
+    generate: str = Field(
+        "never",
+        pattern="^(never|when_missing|always)$",
+        description="number the rows 1, 2, …: never (the column is required), when_missing "
+        "(if the file has no id column) or always (even if it has one)",
+    )
 
 
 class TargetDeclaration(_Declaration):
     """The label column and which of its values mean churned and stayed."""
 
-    column: str = LABEL_COLUMN
-    aliases: list[str] = Field(default_factory=list)
-    churned: list[str | int | bool] = Field(default_factory=lambda: _values(1))
-    stayed: list[str | int | bool] = Field(default_factory=lambda: _values(0))
+    column: str = Field(LABEL_COLUMN, description="the file's column of the label")
+    aliases: list[str] = Field(default_factory=list, description="other names of the column")
+    churned: list[str | int | bool] = Field(
+        default_factory=lambda: _values(1),
+        description='values meaning the customer churned, e.g. [Yes]; 1, 1.0 and "1" match',
+    )
+    stayed: list[str | int | bool] = Field(
+        default_factory=lambda: _values(0),
+        description='values meaning the customer stayed, e.g. [No]; 0, 0.0 and "0" match',
+    )
 
     @model_validator(mode="after")
     def _disjoint(self) -> TargetDeclaration:
@@ -89,41 +98,54 @@ class TargetDeclaration(_Declaration):
 class NumericColumn(_Declaration):
     """A numeric column, its range, and which values mean missing."""
 
-    aliases: list[str] = Field(default_factory=list)
-    min: float | None = None
-    max: float | None = None
-    integer: bool = False
-    # Text that stands for a missing value, compared after stripping spaces
-    # ("" is a blank cell). Missing values are allowed only when declared here
-    # or with ``nullable``; ``fill`` then replaces them.
-    missing: list[str] = Field(default_factory=list)
-    nullable: bool = False
-    fill: float | None = None
-    # value: read and validated, usable as customer_value.revenue_column, never a feature.
-    role: Literal["feature", "value"] = "feature"
+    aliases: list[str] = Field(default_factory=list, description="other names of the column")
+    min: float | None = Field(None, description="smallest allowed value (default: none)")
+    max: float | None = Field(None, description="largest allowed value (default: none)")
+    integer: bool = Field(False, description="values must be whole numbers")
+    missing: list[str] = Field(
+        default_factory=list,
+        description="text that stands for a missing value, compared after stripping spaces "
+        '("" is a blank cell); declaring it allows missing values',
+    )
+    nullable: bool = Field(False, description="missing values are allowed")
+    fill: float | None = Field(
+        None, description="the value that replaces a missing one (default: left missing)"
+    )
+    role: Literal["feature", "value"] = Field(
+        "feature",
+        description="feature (the model sees it) or value (read and validated, usable as "
+        "customer_value.revenue_column, never a feature)",
+    )
 
 
 class CategoricalColumn(_Declaration):
     """A categorical column: optional allowed levels, and values renamed before checking."""
 
-    aliases: list[str] = Field(default_factory=list)
-    levels: list[str] | None = None
-    replace: dict[str, str] = Field(default_factory=dict)
-    nullable: bool = False
+    aliases: list[str] = Field(default_factory=list, description="other names of the column")
+    levels: list[str] | None = Field(
+        None, description="the allowed values, after replace (default: any value)"
+    )
+    replace: dict[str, str] = Field(
+        default_factory=dict,
+        description="values renamed before checking, file value: level, e.g. {FLEX: flex}",
+    )
+    nullable: bool = Field(False, description="missing values are allowed")
 
 
 class DateColumn(_Declaration):
     """A date column; ``not_after`` names a date column it may not come after."""
 
-    aliases: list[str] = Field(default_factory=list)
-    not_after: str | None = None
+    aliases: list[str] = Field(default_factory=list, description="other names of the column")
+    not_after: str | None = Field(
+        None, description="a declared date column this one may not come after"
+    )
 
 
 class DaysBetween(_Declaration):
     """A derived feature: whole days from one date column to another."""
 
-    start: str
-    end: str
+    start: str = Field(description="the declared date column counted from")
+    end: str = Field(description="the declared date column counted to")
 
 
 class DerivedColumn(_Declaration):
@@ -135,11 +157,19 @@ class DerivedColumn(_Declaration):
     (``churn.derived``).
     """
 
-    sum: list[str] | None = None
-    product: list[str] | None = None
-    difference: list[str] | None = None
-    ratio: list[str] | None = None
-    role: Literal["feature", "value"] = "feature"
+    sum: list[str] | None = Field(None, description="two or more numeric columns to add")
+    product: list[str] | None = Field(None, description="two or more numeric columns to multiply")
+    difference: list[str] | None = Field(
+        None, description="two numeric columns: the first minus the second"
+    )
+    ratio: list[str] | None = Field(
+        None, description="two numeric columns: the first over the second"
+    )
+    role: Literal["feature", "value"] = Field(
+        "feature",
+        description="feature (the model sees it) or value (usable as "
+        "customer_value.revenue_column, never a feature)",
+    )
 
     @model_validator(mode="after")
     def _one_operation(self) -> DerivedColumn:
@@ -170,8 +200,10 @@ class CustomerValue(_Declaration):
     Without it every customer is worth ``economics.clv``.
     """
 
-    revenue_column: str
-    lifetime_months: float = Field(gt=0)
+    revenue_column: str = Field(description="numeric or derived column of monthly revenue, dollars")
+    lifetime_months: float = Field(
+        gt=0, description="expected lifetime in months that revenue is multiplied by"
+    )
 
 
 def _synthetic_numeric() -> dict[str, NumericColumn]:
@@ -194,22 +226,45 @@ def _synthetic_dates() -> dict[str, DateColumn]:
 class DatasetSettings(_Declaration):
     """The declaration of a customer table; the defaults describe the synthetic world."""
 
-    name: str = "synthetic"
-    id: IdDeclaration = IdDeclaration()
-    target: TargetDeclaration = TargetDeclaration()
-    numeric: dict[str, NumericColumn] = Field(default_factory=_synthetic_numeric)
-    categorical: dict[str, CategoricalColumn] = Field(
-        default_factory=lambda: {"plan": CategoricalColumn(levels=["basic", "standard", "premium"])}
+    name: str = Field(
+        "synthetic", description="the table's name, shown in messages and on MLflow runs"
     )
-    dates: dict[str, DateColumn] = Field(default_factory=_synthetic_dates)
+    id: IdDeclaration = Field(IdDeclaration(), description="where each customer's id comes from")
+    target: TargetDeclaration = Field(
+        TargetDeclaration(),
+        description="the label column and which of its values mean churned and stayed",
+    )
+    numeric: dict[str, NumericColumn] = Field(
+        default_factory=_synthetic_numeric,
+        description="numeric columns by name: range, integer, missing values, fill, role",
+    )
+    categorical: dict[str, CategoricalColumn] = Field(
+        default_factory=lambda: {
+            "plan": CategoricalColumn(levels=["basic", "standard", "premium"])
+        },
+        description="categorical columns by name: allowed levels, values renamed, nullable",
+    )
+    dates: dict[str, DateColumn] = Field(
+        default_factory=_synthetic_dates,
+        description="date columns by name, each optionally not after another",
+    )
     days_between: dict[str, DaysBetween] = Field(
         default_factory=lambda: {
             "days_since_last_purchase": DaysBetween(start="last_purchase_date", end="snapshot_date")
-        }
+        },
+        description="derived features by name: whole days from one date column to another",
     )
-    derived: dict[str, DerivedColumn] = Field(default_factory=dict)
-    drop: list[str] = Field(default_factory=list)
-    customer_value: CustomerValue | None = None
+    derived: dict[str, DerivedColumn] = Field(
+        default_factory=dict,
+        description="derived numeric columns by name: a sum, product, difference or ratio",
+    )
+    drop: list[str] = Field(
+        default_factory=list, description="columns known and deliberately not used"
+    )
+    customer_value: CustomerValue | None = Field(
+        None,
+        description="each customer's value as revenue × lifetime (default: economics.clv)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSettings:

