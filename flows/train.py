@@ -383,6 +383,7 @@ def describe_training(
     )  # fmt: skip
     if advice := backtest.threshold_advice(settings.campaign.threshold):
         text += f"\n\n**Threshold:** {advice}."
+        runs.set_tags(client, run_id, {"threshold.advice": advice})
     runs.describe_run(client, run_id, text)
     runs.rename_run(client, run_id, f"train v{registration.version} {datetime.now(UTC):%Y-%m-%d}")
     outcome = "first model" if decision is None else "promoted" if decision.promote else "kept"

@@ -410,3 +410,20 @@ def test_the_compiled_champion_scores_exactly_like_lightgbm(
     np.testing.assert_allclose(
         scores["churn_probability"].to_numpy(), native.predict_proba(current), atol=1e-9, rtol=0
     )
+
+
+def test_a_threshold_that_contacts_nobody_is_said_in_the_training_run(
+    prefect_backend: str, tmp_path: Path
+) -> None:
+    from flows.train import train_flow
+
+    base = make_settings(tmp_path)
+    settings = base.model_copy(
+        update={"campaign": base.campaign.model_copy(update={"threshold": 0.999})}
+    )
+    result = train_flow(settings)
+    run = _client(settings).get_run(result["mlflow_run_id"])
+    advice = run.data.tags["threshold.advice"]
+    assert advice.startswith("No test customer scores above the 0.999 threshold")
+    assert "set `campaign: {threshold: " in advice
+    assert f"**Threshold:** {advice}." in run.data.tags["mlflow.note.content"]
