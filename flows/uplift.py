@@ -68,7 +68,7 @@ class UpliftResult:
                            f"({', '.join(self.registered.aliases)})"),
             ("Qini coefficient", _shown(e.qini, e.qini_ci)),
             ("AUUC", _shown(e.auuc, e.auuc_ci)),
-            ("learnt from", f"{self.n_training:,} customers of {len(self.campaigns)} campaigns"),
+            ("learnt from", f"{self.n_training:,} customers of {_campaigns(len(self.campaigns))}"),
             ("judged on", f"{self.judgement.n_customers:,} customers, cross-fitted"),
             ("MLflow run", self.mlflow_run_id),
         ]  # fmt: skip
@@ -102,13 +102,14 @@ def load_experiments(settings: Settings) -> Experiments:
     if experiments.n_control < need:
         raise NotReadyError(
             f"Not enough experimental data for an uplift model: {experiments.n_control} control "
-            f"customers with outcomes over {len(experiments.campaigns)} measured campaigns, "
+            f"customers with outcomes over {_campaigns(len(experiments.campaigns), 'measured')}, "
             f"and uplift.min_control is {need}. Measure more campaigns (churn roi), or raise "
             "campaign.control_share."
         )
     log.info(
-        "Experiments: %s customers (%s held out as control) from %d measured campaigns.",
-        f"{len(experiments.frame):,}", f"{experiments.n_control:,}", len(experiments.campaigns),
+        "Experiments: %s customers (%s held out as control) from %s.",
+        f"{len(experiments.frame):,}", f"{experiments.n_control:,}",
+        _campaigns(len(experiments.campaigns), "measured"),
     )  # fmt: skip
     return experiments
 
@@ -143,6 +144,11 @@ def fit_and_judge(
         _shown(e.auuc, e.auuc_ci), judgement.comparison.reason(),
     )  # fmt: skip
     return model, judgement, len(frame)
+
+
+def _campaigns(n: int, kind: str = "") -> str:
+    """``1 measured campaign``, ``4 measured campaigns``."""
+    return f"{n:,} {kind + ' ' if kind else ''}campaign{'' if n == 1 else 's'}"
 
 
 def _shown(point: float | None, ci: tuple[float, float] | None) -> str:
@@ -183,7 +189,7 @@ def log_uplift(
             client, run_id,
             f"**Uplift model, {u.learner}-learner: {judgement.comparison.reason()}.**\n\n"
             f"Judged on {judgement.n_customers:,} experimental customers of "
-            f"{len(experiments.campaigns)} measured campaigns, each predicted by a model "
+            f"{_campaigns(len(experiments.campaigns), 'measured')}, each predicted by a model "
             f"fitted on the other {u.folds - 1} of {u.folds} folds: Qini coefficient "
             f"{_shown(e.qini, e.qini_ci)}, AUUC {_shown(e.auuc, e.auuc_ci)} "
             f"({e.confidence:.0%} bootstrap intervals).",
