@@ -19,6 +19,8 @@ from flows import serve
 from flows.retrain import SCORE_DEPLOYMENT, TRAIN_DEPLOYMENT, trigger_retrain
 from tests.conftest import make_settings
 
+# Deployments live on a Prefect server (the session's temporary one): flow tests.
+pytestmark = pytest.mark.slow
 SERVER_URI = "http://churn:secret@127.0.0.1:9"
 LEDGER_URL = "postgresql+psycopg://churn:secret@127.0.0.1:9/ledger"
 
