@@ -7,9 +7,10 @@ half of a new one.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,15 +47,57 @@ def is_running(pid: int) -> bool:
     return True
 
 
+# A temporary's name: ``.<final name>.<writer's pid>-<random>.tmp`` (a file or a folder).
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[^.]+\.tmp$")
+
+
+def temporary_name(final_name: str) -> str:
+    """A fresh temporary name for ``final_name``, carrying this process's id (so that a
+    later process can tell whether its writer is gone).
+
+    Examples:
+        >>> temporary_name("scores.parquet").startswith(f".scores.parquet.{os.getpid()}-")
+        True
+    """
+    return f".{final_name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+
+
+def _writer_is_gone(entry: Path, final_name: str | None = None) -> bool:
+    found = _TEMPORARY.match(entry.name)
+    if found is None or (final_name is not None and found["name"] != final_name):
+        return False
+    return not is_running(int(found["pid"]))
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
+
+
 def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete the temporary files of ``path`` left by processes that died (killed
-    mid-write); return them. A temporary's name carries its writer's pid."""
+    """Delete the temporaries of ``path`` left by processes that died (killed
+    mid-write); return them."""
     removed = []
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2 :].split("-", 1)[0]
-        if pid.isdigit() and not is_running(int(pid)):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
+    for entry in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if _writer_is_gone(entry, path.name):
+            _remove(entry)
+            removed.append(entry)
+    return removed
+
+
+def sweep_stale_temporaries(root: Path) -> list[Path]:
+    """Delete every temporary under ``root`` (at any depth) whose writer died; return them.
+    Run by each command that opens the stores, so that a killed run's debris is gone
+    after the next command, whichever it is."""
+    if not root.is_dir():
+        return []
+    removed = []
+    for entry in sorted(root.rglob(".*.tmp")):
+        if _writer_is_gone(entry):
+            _remove(entry)
+            removed.append(entry)
     return removed
 
 
@@ -68,7 +111,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = Path(path)
     created = _make_parents(path)
     remove_stale_temporaries(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(temporary_name(path.name))
     try:
         yield tmp
         os.replace(tmp, path)
@@ -89,7 +132,9 @@ def atomic_folder(path: Path, *, keep_existing: bool = False) -> Iterator[Path]:
     """
     path = Path(path)
     created = _make_parents(path)
-    work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
+    remove_stale_temporaries(path)
+    work = path.with_name(temporary_name(path.name))
+    work.mkdir()
     try:
         yield work
         if path.is_dir() and keep_existing:

@@ -106,11 +106,12 @@ def _check_campaign_id(campaign_id: str | None) -> None:
 
 def _flows_ready() -> None:
     """Before Prefect and MLflow are imported: their defaults, and a quiet terminal."""
-    from flows.runtime import configure_runtime
+    from flows.runtime import configure_runtime, use_private_scratch
     from flows.terminal import quiet_terminal
 
     quiet_terminal(verbose=_options["verbose"])
     configure_runtime()
+    use_private_scratch()
 
 
 def _config_text(config: Path | None) -> str | None:
@@ -336,8 +337,10 @@ def runs(
         raise typer.BadParameter(f"{kind!r} is not 'training' or 'scoring'", param_hint="--kind")
     settings = _settings(config)
     from flows import runs
+    from flows.runtime import remove_debris
 
     runs.check_store(settings.tracking)
+    remove_debris(settings)
     client = runs.client_for(settings.tracking)
     rows = runs.recent_runs(client, settings.tracking, kind=kind, last=last)
     if as_json:

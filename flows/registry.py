@@ -20,7 +20,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
-from churn.atomic import atomic_folder
+from churn.atomic import atomic_folder, sweep_stale_temporaries
 from churn.compiled import CompiledTrees
 from churn.errors import NotReadyError
 from churn.model import ChurnModel
@@ -36,6 +36,7 @@ from churn.settings import TrackingSettings
 from churn.uplift import UpliftModel
 from churn.urls import masked
 from flows.runs import log_metrics, open_run, set_tags
+from flows.runtime import user_cache_dir
 
 CHAMPION = "champion"
 # What the registry says of a model or alias that is not there (anything else is a failure).
@@ -274,10 +275,7 @@ def compiled_cache(run_id: str) -> Path:
     A per-user folder (``$XDG_CACHE_HOME/churn-roi/compiled``, mode 0700), not a
     shared temporary one: another user could plant machine code there.
     """
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "churn-roi"
-    base.mkdir(parents=True, exist_ok=True)
-    base.chmod(0o700)
-    return base / "compiled" / run_id
+    return user_cache_dir() / "compiled" / run_id
 
 
 def prune_compiled_cache(keep: int = COMPILED_CACHE_KEEP) -> None:
@@ -287,7 +285,12 @@ def prune_compiled_cache(keep: int = COMPILED_CACHE_KEEP) -> None:
     root = compiled_cache("-").parent
     if not root.is_dir():
         return
-    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    sweep_stale_temporaries(root)
+    # Folders being written (temporaries, dot-named) are not the cache's to prune.
+    folders = sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.stat().st_mtime,
+    )
     for old in folders[:-keep] if keep else folders:
         shutil.rmtree(old, ignore_errors=True)
 

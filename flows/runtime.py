@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
+from churn.atomic import sweep_stale_temporaries, temporary_name
 from churn.errors import ChurnError
 from churn.settings import Settings
 from flows import server_watchdog
@@ -57,11 +63,82 @@ class _NoCompletedNoise(logging.Filter):
         return record.getMessage() != "Finished in state Completed()"
 
 
+def user_cache_dir() -> Path:
+    """This user's own folder for churn-roi's caches and scratch files
+    (``$XDG_CACHE_HOME/churn-roi``, else ``~/.cache/churn-roi``), mode 0700: another user
+    can neither read what is kept there nor plant anything in it."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "churn-roi"
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o700)
+    return base
+
+
+# Prefect writes a failed flow run's exception to its result storage whatever the
+# persistence setting (its flow engine passes write_result=True), and a user error's
+# message quotes data values: kept in a private folder, for a week.
+PREFECT_RESULTS_DAYS = 7
+
+
+def private_prefect_results() -> Path:
+    """Prefect's local result storage in this user's private folder (unless the user set
+    ``PREFECT_LOCAL_STORAGE_PATH``), its files older than a week removed."""
+    configured = os.environ.get("PREFECT_LOCAL_STORAGE_PATH")
+    if configured:
+        return Path(configured)
+    folder = user_cache_dir() / "prefect-results"
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o700)
+    cutoff = time.time() - PREFECT_RESULTS_DAYS * 86400
+    for entry in folder.iterdir():
+        try:
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                entry.unlink()
+        except OSError:
+            pass  # another command removed it first
+    os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(folder)
+    return folder
+
+
+_scratch: dict[int, Path] = {}
+
+
+def _scratch_root() -> Path:
+    return user_cache_dir() / "tmp"
+
+
+def use_private_scratch() -> Path:
+    """This process's temporary files (its own and its libraries': MLflow's downloads,
+    model folders, plots) go to a folder of its own under the user's cache folder, named
+    with its pid; the folders of processes that died (killed) are removed first, and this
+    one at exit. Without it, each killed command left its temporaries in /tmp."""
+    pid = os.getpid()
+    if pid in _scratch:
+        return _scratch[pid]
+    root = _scratch_root()
+    root.mkdir(mode=0o700, exist_ok=True)
+    sweep_stale_temporaries(root)
+    scratch = root / temporary_name("scratch")
+    scratch.mkdir(mode=0o700)
+    tempfile.tempdir = str(scratch)
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    _scratch[pid] = scratch
+    return scratch
+
+
+def remove_debris(settings: Settings) -> list[Path]:
+    """Remove what commands that were killed left behind: the temporaries of their writes
+    in the campaign folders and the compiled-tree cache, and their scratch folders (the
+    runs they left open are failed by ``runs.check_store``); return them."""
+    folders = [settings.campaign.output_dir, user_cache_dir() / "compiled", _scratch_root()]
+    return [removed for folder in folders for removed in sweep_stale_temporaries(folder)]
+
+
 def configure_runtime() -> None:
-    """Environment defaults for Prefect and MLflow (a user's own values kept), and quiet
-    logging of user errors."""
+    """Environment defaults for Prefect and MLflow (a user's own values kept), Prefect's
+    results kept privately, and quiet logging of user errors."""
     for key, value in {**PREFECT_DEFAULTS, **MLFLOW_DEFAULTS}.items():
         os.environ.setdefault(key, value)
+    private_prefect_results()
     os.environ.setdefault("MPLBACKEND", "Agg")
     error_filter = _NoTracebackForUserErrors()
     for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine"):

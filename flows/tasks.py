@@ -43,7 +43,10 @@ read_task = task(
 @read_task
 def check_tracking(settings: Settings) -> None:
     """Open the tracking store: one that cannot be reached fails the run before any work
-    (an HTTP server is asked once, with a short timeout)."""
+    (an HTTP server is asked once, with a short timeout). What killed runs left (runs
+    still RUNNING, temporary files) is cleared."""
     from flows import runs
+    from flows.runtime import remove_debris
 
     runs.check_store(settings.tracking)
+    remove_debris(settings)

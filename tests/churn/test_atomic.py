@@ -78,3 +78,39 @@ def test_temporaries_of_a_killed_writer_are_cleared_by_the_next(tmp_path: Path) 
         alive.kill()
         alive.wait()
     assert target.read_text() == "scores"
+
+
+def test_a_sweep_removes_what_dead_writers_left_at_any_depth(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from churn.atomic import sweep_stale_temporaries, temporary_name
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    campaign = tmp_path / "outputs" / "c-1"
+    campaign.mkdir(parents=True)
+    dead_file = campaign / f".scores.parquet.{dead}-0badc0de.tmp"
+    dead_file.write_bytes(b"half a parquet")
+    dead_folder = tmp_path / f".compiled.{dead}-abc123.tmp"
+    (dead_folder / "inner").mkdir(parents=True)
+    mine = campaign / temporary_name("campaign.csv")  # this process is alive: writing
+    mine.write_text("being written")
+    kept = [campaign / "scores.parquet", campaign / ".hidden.tmp", campaign / "x.1-a.tmp"]
+    for path in kept:
+        path.write_text("not a temporary of ours")
+
+    removed = sweep_stale_temporaries(tmp_path)
+
+    assert sorted(removed) == sorted([dead_file, dead_folder])
+    assert not dead_file.exists() and not dead_folder.exists()
+    assert mine.exists() and all(path.exists() for path in kept)
+    assert sweep_stale_temporaries(tmp_path / "missing") == []
+
+
+def test_an_atomic_folder_is_written_under_a_name_with_its_writers_pid(tmp_path: Path) -> None:
+    import os
+
+    with atomic_folder(tmp_path / "lib") as work:
+        assert work.parent == tmp_path
+        assert work.name.startswith(f".lib.{os.getpid()}-") and work.name.endswith(".tmp")

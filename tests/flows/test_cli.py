@@ -75,6 +75,24 @@ def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str)
         assert fragment in result.stderr, result.stderr
 
 
+def write_bad_training_table(path: Path) -> None:
+    """A training table whose row 2 has a sentiment score out of its range."""
+    pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3"],
+            "snapshot_date": ["2026-06-30"] * 3,
+            "last_purchase_date": ["2026-06-01"] * 3,
+            "support_tickets_open": [1, 0, 2],
+            "usage_frequency": [1.0, 2.0, 3.0],
+            "sentiment_score": [0.1, 4.2, -0.3],
+            "tenure_months": [3, 4, 5],
+            "plan": ["basic"] * 3,
+            "monthly_revenue": [29.0] * 3,
+            "churned": [0, 1, 0],
+        }
+    ).to_csv(path, index=False)
+
+
 def test_help_lists_the_commands(tmp_path: Path) -> None:
     result = churn("--help", cwd=tmp_path)
     assert result.returncode == 0
@@ -179,21 +197,7 @@ def test_bad_training_file_stops_cleanly_and_writes_nothing(
     prefect_backend: str, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path)
-    rows = pd.DataFrame(
-        {
-            "customer_id": ["C1", "C2", "C3"],
-            "snapshot_date": ["2026-06-30"] * 3,
-            "last_purchase_date": ["2026-06-01"] * 3,
-            "support_tickets_open": [1, 0, 2],
-            "usage_frequency": [1.0, 2.0, 3.0],
-            "sentiment_score": [0.1, 4.2, -0.3],
-            "tenure_months": [3, 4, 5],
-            "plan": ["basic"] * 3,
-            "monthly_revenue": [29.0] * 3,
-            "churned": [0, 1, 0],
-        }
-    )
-    rows.to_csv(tmp_path / "customers.csv", index=False)
+    write_bad_training_table(tmp_path / "customers.csv")
     result = churn("retrain", "--config", str(config), cwd=tmp_path, api_url=prefect_backend)
     assert_user_error(result, "customers.csv", "'sentiment_score'", "row 2", "customer_id 'C2'")
     assert not (tmp_path / "outputs").exists()
