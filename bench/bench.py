@@ -59,16 +59,10 @@ def _peak_mb() -> float:
 
 
 def _side_peak_mb() -> float:
-    """Peak resident memory of the flow's side process (0 when none ran)."""
+    """Peak resident memory of the flow's side process (0 when none ran: one core)."""
     from flows import sidecar
 
-    pid = sidecar.process_id()
-    if pid is None:
-        return 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")  # not Linux
+    return sidecar.call(sidecar.peak_memory_mb) if sidecar._cores() >= 2 else 0.0
 
 
 def _settings(root: Path, n: int):  # type: ignore[no-untyped-def]

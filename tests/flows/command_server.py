@@ -14,7 +14,6 @@ Protocol: one JSON request per line on stdin, ``{"args": [...], "cwd": ...,
 
 from __future__ import annotations
 
-import atexit
 import functools
 import json
 import os
@@ -24,7 +23,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 
 def install_checkpoints(kill_at: int | None, record: Path) -> None:
@@ -67,8 +66,8 @@ def install_checkpoints(kill_at: int | None, record: Path) -> None:
             setattr(MlflowClient, name, after(member, f"MlflowClient.{name}"))
 
 
-def run_command(request: dict[str, Any]) -> None:
-    """In the forked child: the command, its output to the log file; never returns."""
+def run_command(request: dict[str, Any]) -> NoReturn:
+    """In the forked child: the command, its output to the log file; then it exits."""
     code = 1
     try:
         os.chdir(request["cwd"])
@@ -86,11 +85,9 @@ def run_command(request: dict[str, Any]) -> None:
             code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
     except BaseException:
         traceback.print_exc()
-    finally:
-        atexit._run_exitfuncs()  # as an interpreter that exits runs them
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    # The interpreter's own exit, as a command's: threads joined, exit hooks run (loky
+    # stops its worker, the scratch folder is removed), never back into the loop.
+    raise SystemExit(code)
 
 
 def serve() -> None:
