@@ -94,21 +94,6 @@ class Exploration:
     share: float
 
 
-def flag_customers(scores: pd.DataFrame, *, threshold: float) -> pd.DataFrame:
-    """The customers whose churn probability is strictly above ``threshold``.
-
-    Examples:
-        >>> import pandas as pd
-        >>> s = pd.DataFrame({"customer_id": ["a", "b", "c"],
-        ...                   "churn_probability": [0.9, 0.7, 0.2]})
-        >>> flag_customers(s, threshold=0.7)["customer_id"].tolist()
-        ['a']
-    """
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold={threshold} should be a probability strictly between 0 and 1")
-    return scores.loc[scores["churn_probability"] > threshold].reset_index(drop=True)
-
-
 FLAGGED_COLUMNS = ("customer_id", "churn_probability", VALUE_COLUMN, "selected_by")
 # Present when an uplift model set each customer's expected incremental profit.
 EXPECTED_VALUE = "expected_value"
@@ -240,7 +225,7 @@ def _flagged(
         raise ValueError(f"threshold={threshold} should be a probability strictly between 0 and 1")
     targeting = targeting or Targeting()
     selected = (scores["churn_probability"] > threshold).to_numpy()
-    profit = None
+    profit = values = None
     if targeting.uplift is not None and targeting.policy != RISK:
         values = np.asarray(customer_values(customers, dataset, clv), dtype=float)
         profit = expected_incremental_profit(
@@ -259,7 +244,9 @@ def _flagged(
         )  # fmt: skip
         chosen = selected | explored
     flagged = scores.loc[chosen].reset_index(drop=True)
-    flagged[VALUE_COLUMN] = customer_values(customers.loc[chosen], dataset, clv)
+    flagged[VALUE_COLUMN] = (
+        customer_values(customers.loc[chosen], dataset, clv) if values is None else values[chosen]
+    )
     flagged["selected_by"] = np.where(selected[chosen], targeting.policy, EXPLORATION)
     if profit is not None:
         flagged["expected_value"] = profit[chosen]

@@ -126,7 +126,7 @@ def _difference(c: roi.PolicyComparison) -> str:
     """The paired net-benefit difference, for the reason.
 
     Examples:
-        >>> c = roi.PolicyComparison(1000.0, 900.0, -100.0, (-250.0, 40.0), 10, 10, 9, 0.95)
+        >>> c = roi.PolicyComparison(1000.0, 900.0, -100.0, (-250.0, 40.0), 10, 9, 0.95)
         >>> _difference(c)
         "backtest net benefit -$100 against the champion's (95% interval -$250 to +$40)"
     """

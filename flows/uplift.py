@@ -86,18 +86,20 @@ def load_experiments(settings: Settings) -> Experiments:
             features[str(campaign_id)] = pd.read_parquet(path)
     experiments = assemble_experiments(rows, features)
     log = get_run_logger()
-    if experiments.without_features:
-        log.warning(
-            "%d measured campaigns are left out: their features.parquet is missing or does "
-            "not cover all their customers (e.g. %s).",
-            len(experiments.without_features), ", ".join(experiments.without_features[:3]),
-        )  # fmt: skip
-    if experiments.without_experiment:
-        log.warning(
-            "%d measured campaigns are left out: nobody was held out or nobody contacted, so "
-            "they hold no experiment (e.g. %s).",
-            len(experiments.without_experiment), ", ".join(experiments.without_experiment[:3]),
-        )  # fmt: skip
+    left_out = {
+        "their features.parquet is missing or does not cover all their customers": (
+            experiments.without_features
+        ),
+        "nobody was held out or nobody contacted, so they hold no experiment": (
+            experiments.without_experiment
+        ),
+    }
+    for why, campaigns in left_out.items():
+        if campaigns:
+            log.warning(
+                "%d measured campaigns are left out: %s (e.g. %s).",
+                len(campaigns), why, ", ".join(campaigns[:3]),
+            )  # fmt: skip
     need = settings.uplift.min_control
     if experiments.n_control < need:
         raise NotReadyError(

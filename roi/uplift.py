@@ -290,8 +290,8 @@ class PolicyComparison:
         candidate_profit: the candidate's.
         difference: candidate minus current.
         difference_ci: paired bootstrap interval of the difference.
-        budget: contacts allowed (customers of the population, weights summed).
-        current_contacts: the current policy's contacts (weighted).
+        budget: contacts allowed: the current policy's (customers of the population,
+            weights summed).
         candidate_contacts: the candidate's.
         confidence: of the interval.
     """
@@ -301,7 +301,6 @@ class PolicyComparison:
     difference: float
     difference_ci: tuple[float, float]
     budget: float
-    current_contacts: float
     candidate_contacts: float
     confidence: float
 
@@ -314,7 +313,7 @@ class PolicyComparison:
         """One sentence for people: which policy, and why.
 
         Examples:
-            >>> c = PolicyComparison(1000.0, 900.0, -100.0, (-250.0, 40.0), 10.0, 10.0, 9.0, 0.95)
+            >>> c = PolicyComparison(1000.0, 900.0, -100.0, (-250.0, 40.0), 10.0, 9.0, 0.95)
             >>> c.reason()[:67]
             'kept risk targeting: uplift targeting earns -$100 (95% interval -$2'
         """
@@ -403,7 +402,6 @@ def compare_policies(
         difference=candidate_profit - current_profit,
         difference_ci=(float(low), float(high)),
         budget=float(w[cur].sum()),
-        current_contacts=float(w[cur].sum()),
         candidate_contacts=float(w[cand].sum()),
         confidence=confidence,
     )

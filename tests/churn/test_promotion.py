@@ -34,7 +34,7 @@ def test_promotion_rules(
 def test_a_challenger_whose_net_benefit_is_surely_lower_is_kept_out_and_told_why() -> None:
     import roi
 
-    worse = roi.PolicyComparison(9_000.0, 8_000.0, -1_000.0, (-1_600.0, -300.0), 50, 50, 60, 0.95)
+    worse = roi.PolicyComparison(9_000.0, 8_000.0, -1_000.0, (-1_600.0, -300.0), 50, 60, 0.95)
     d = decide_promotion(
         challenger_auc=0.871, champion_auc=0.870, challenger_roi_pct=900.0,
         champion_roi_pct=900.0, auc_tolerance=0.005, roi_tolerance=0.05, net_benefit=worse,
@@ -45,7 +45,7 @@ def test_a_challenger_whose_net_benefit_is_surely_lower_is_kept_out_and_told_why
         "-$1,000 against the champion's (95% interval -$1,600 to -$300)"
     )
     assert d.as_metrics()["challenger_minus_champion_net_benefit_high"] == -300.0
-    unsure = roi.PolicyComparison(9_000.0, 8_000.0, -1_000.0, (-1_600.0, 200.0), 50, 50, 60, 0.95)
+    unsure = roi.PolicyComparison(9_000.0, 8_000.0, -1_000.0, (-1_600.0, 200.0), 50, 60, 0.95)
     d = decide_promotion(
         challenger_auc=0.871, champion_auc=0.870, challenger_roi_pct=900.0,
         champion_roi_pct=900.0, auc_tolerance=0.005, roi_tolerance=0.05, net_benefit=unsure,
