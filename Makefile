@@ -43,7 +43,7 @@ test: setup lint ## Lint, then run every test (slow ones included)
 	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 test-fast: setup ## Run the tests not marked slow
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
 
 lint: setup ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .

@@ -28,6 +28,7 @@ def flagged_truth():  # type: ignore[no-untyped-def]
     return flagged.reset_index(drop=True), truth
 
 
+@pytest.mark.slow  # 400 simulated campaigns: about 16 s
 def test_interval_covers_the_true_roi_about_95_percent(flagged_truth) -> None:  # type: ignore[no-untyped-def]
     flagged, truth = flagged_truth
     assert len(flagged) > 2000

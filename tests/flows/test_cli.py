@@ -145,6 +145,7 @@ def test_generate_is_deterministic(tmp_path: Path) -> None:
     assert "churned" not in pd.read_parquet(tmp_path / "a_now.parquet")
 
 
+@pytest.mark.slow  # it waits for a Prefect server that never answers
 def test_serve_without_a_server_says_how_to_get_one(tmp_path: Path) -> None:
     result = churn("serve", cwd=tmp_path)
     assert_user_error(result, "temporary local backend cannot schedule", "make serve")

@@ -43,6 +43,7 @@ def test_a_users_own_result_storage_is_kept(
     assert os.environ["PREFECT_LOCAL_STORAGE_PATH"] == str(tmp_path / "mine")
 
 
+@pytest.mark.slow  # a Prefect server and a command in a process of its own
 def test_a_failed_command_leaves_its_record_private_and_no_scratch(
     prefect_backend: str, tmp_path: Path
 ) -> None:

@@ -65,6 +65,7 @@ with open_run(client_for(tracking), tracking, experiment="e", run_type="training
 """
 
 
+@pytest.mark.slow  # two commands in processes of their own
 def test_a_run_left_running_by_a_killed_process_is_failed_by_the_next_command(
     tmp_path: Path,
 ) -> None:
