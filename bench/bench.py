@@ -62,7 +62,7 @@ def _side_peak_mb() -> float:
     """Peak resident memory of the flow's side process (0 when none ran: one core)."""
     from flows import sidecar
 
-    return sidecar.call(sidecar.peak_memory_mb) if sidecar._cores() >= 2 else 0.0
+    return sidecar.call(sidecar.peak_memory_mb) if sidecar.available_cores() >= 2 else 0.0
 
 
 def _settings(root: Path, n: int):  # type: ignore[no-untyped-def]
@@ -119,8 +119,9 @@ def case(name: str, root: Path, n: int) -> dict[str, float]:
 
         start = time.perf_counter()
         if name == "score_flow":
-            score_flow(settings, campaign_id=f"bench-{n}")
-            return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
+            summary = score_flow(settings, campaign_id=f"bench-{n}")
+            seconds = time.perf_counter() - start
+            return {"seconds": seconds, "peak_mb": _peak_mb(), "steps": summary["step_seconds"]}
         result = train_flow(settings)
         seconds = time.perf_counter() - start
         from flows.runs import client_for
@@ -243,6 +244,10 @@ def main() -> None:
                 c["seconds"] / f["seconds"] for c, f in zip(compiled, score, strict=True)
             ),
             "score_flow_peak_mb": max(r["peak_mb"] for r in score),
+            # Where the scoring pass's seconds go (medians); the rest of the flow apart.
+            "score_steps_s": {
+                step: _median(r["steps"][step] for r in score) for step in score[0]["steps"]
+            },
             "raw_predict_peak_mb": max(r["peak_mb"] for r in raw),
             "first_train_flow_s": first["seconds"],
             "train_flow_s": train_s, "train_flow_peak_mb": max(r["peak_mb"] for r in train),
@@ -291,6 +296,22 @@ def main() -> None:
             f"{r['boosting_rounds']} | {r['raw_fit_s']:.1f} | {r['train_ratio']:.2f} | "
             f"{r['train_ratio_with_compiling']:.2f} | {r['train_flow_peak_mb']:,.0f} | "
             f"{r['train_side_peak_mb']:,.0f} |"
+        )
+    steps = list(rows[0]["score_steps_s"]) if rows else []
+    lines += [
+        "",
+        "Where the scoring flow's seconds go (medians; the rest: the ledger, the campaign "
+        "files, MLflow, Prefect):",
+        "",
+        "| rows | flow s | " + " | ".join(s.removeprefix("seconds_") for s in steps) + " | rest |",
+        "|---|---|" + "---|" * (len(steps) + 1),
+    ]
+    for r in rows:
+        spent = [r["score_steps_s"][step] for step in steps]
+        lines.append(
+            f"| {r['rows']:,} | {r['score_flow_s']:.1f} | "
+            + " | ".join(f"{v:.1f}" for v in spent)
+            + f" | {r['score_flow_s'] - sum(spent):.1f} |"
         )
     results = args.out
     (results / "bench.md").write_text("\n".join(lines) + "\n")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -29,6 +29,7 @@ from churn.drift import DriftMonitor
 from churn.holdout import TREATMENT, exploration_mask
 from churn.model import ChurnModel
 from churn.schema import ID_COLUMN
+from churn.timing import StepTimes
 from churn.uplift import expected_incremental_profit
 
 if TYPE_CHECKING:
@@ -52,17 +53,22 @@ def score_customers(
 
 
 def _scored(
-    model: ChurnModel, customers: pd.DataFrame, monitor: DriftMonitor | None
+    model: ChurnModel,
+    customers: pd.DataFrame,
+    monitor: DriftMonitor | None,
+    times: StepTimes | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The scores, and the features they were computed from."""
-    features = model.features(customers)
+    times = StepTimes() if times is None else times
+    with times.step("seconds_features"):
+        features = model.features(customers)
     if monitor is not None:
-        monitor.update(features)
+        with times.step("seconds_drift"):
+            monitor.update(features)
+    with times.step("seconds_predict"):
+        probability = model.predict_features(features)
     scores = pd.DataFrame(
-        {
-            ID_COLUMN: customers[ID_COLUMN].to_numpy(),
-            "churn_probability": model.predict_features(features),
-        }
+        {ID_COLUMN: customers[ID_COLUMN].to_numpy(), "churn_probability": probability}
     )
     return scores, features
 
@@ -113,6 +119,8 @@ class ScoringResult:
         drift: PSI per feature against the training profiles.
         features: ``customer_id`` and the model's features of the ``flagged``, in the
             same order: the covariates of the campaign's experiment.
+        times: the seconds of each step of the pass (none when its chunks were scored
+            apart, on Dask).
     """
 
     n_scored: int
@@ -120,6 +128,7 @@ class ScoringResult:
     scores_path: Path
     drift: dict[str, float]
     features: pd.DataFrame
+    times: StepTimes = field(default_factory=StepTimes)
 
     @property
     def n_flagged(self) -> int:
@@ -172,29 +181,42 @@ def score_file(
     import pyarrow.parquet as pq
 
     dataset = DatasetSettings() if dataset is None else dataset
-    check_customer_ids(path, dataset=dataset)
+    times = StepTimes()
+    with times.step("seconds_id_check"):
+        check_customer_ids(path, dataset=dataset)
     n_scored = 0
     monitor = DriftMonitor(model.profiles)
     flagged_parts: list[tuple[pd.DataFrame, pd.DataFrame]] = []
     with contextlib.ExitStack() as stack:
         scores_tmp = stack.enter_context(atomic_path(scores_path))
         writer: pq.ParquetWriter | None = None
-        for chunk in iter_customer_batches(path, chunk_size=chunk_size, dataset=dataset):
+        batches = iter_customer_batches(path, chunk_size=chunk_size, dataset=dataset)
+        while True:
+            with times.step("seconds_read_validate"):
+                chunk = next(batches, None)
+            if chunk is None:
+                break
             if n_scored and on_chunk is not None:
                 on_chunk(n_scored)
-            scores, features = _scored(model, chunk, monitor)
-            table = pa.Table.from_pandas(scores, preserve_index=False)
-            if writer is None:
-                writer = stack.enter_context(pq.ParquetWriter(scores_tmp, table.schema))
-            writer.write_table(table)
-            flagged_parts.append(
-                _flagged(scores, chunk, features, threshold, dataset, clv, exploration, targeting)
-            )
+            scores, features = _scored(model, chunk, monitor, times)
+            with times.step("seconds_write_scores"):
+                table = pa.Table.from_pandas(scores, preserve_index=False)
+                if writer is None:
+                    writer = stack.enter_context(pq.ParquetWriter(scores_tmp, table.schema))
+                writer.write_table(table)
+            with times.step("seconds_flag"):
+                flagged_parts.append(
+                    _flagged(
+                        scores, chunk, features, threshold, dataset, clv, exploration, targeting
+                    )
+                )
             n_scored += len(scores)
-        if writer is not None:
-            writer.close()
-    flagged, features = _joined(flagged_parts, model)
-    return ScoringResult(n_scored, flagged, scores_path, monitor.report(), features)
+        with times.step("seconds_write_scores"):
+            if writer is not None:
+                writer.close()
+    with times.step("seconds_flag"):
+        flagged, features = _joined(flagged_parts, model)
+    return ScoringResult(n_scored, flagged, scores_path, monitor.report(), features, times)
 
 
 def _joined(

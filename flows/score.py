@@ -457,6 +457,7 @@ def log_scoring(
             **campaign.as_metrics(),
             "compute_seconds": compute_seconds,
             "training_compute_seconds_charged": training_seconds,
+            **result.times.as_metrics(),
             **expected.as_metrics(prefix="expected_"),
             **full.as_metrics(prefix="expected_full_cost_"),
         }
@@ -548,6 +549,7 @@ def score_flow(
         "expected_full_cost_roi_pct": logged.get("expected_full_cost_roi_pct"),
         "drift": result.drift,
         "drifted_features": drifted,
+        "step_seconds": result.times.as_metrics(),
         "retrain": retrain,
     }
     roi_text = "not measurable" if expected.roi_pct is None else f"{expected.roi_pct:,.1f} %"

@@ -44,7 +44,8 @@ _SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NU
 IDLE_SECONDS = 600
 
 
-def _cores() -> int:
+def available_cores() -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup's quota."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -90,7 +91,7 @@ def _warm_up() -> None:
 
 def start() -> None:
     """Start the side process now (once per process), so that it has warmed up when needed."""
-    if _cores() >= 2:
+    if available_cores() >= 2:
         _executor().submit(_warm_up)
 
 
@@ -100,7 +101,7 @@ def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     The function, its arguments and its result travel by pickle; an error there is
     raised here, with the side process's traceback as its cause.
     """
-    if _cores() < 2:
+    if available_cores() < 2:
         return function(*args, **kwargs)
     try:
         result: T = _executor().submit(function, *args, **kwargs).result()

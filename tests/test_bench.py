@@ -37,9 +37,15 @@ def test_bench_produces_its_table(prefect_backend: str, tmp_path: Path) -> None:
     assert row["train_ratio"] == pytest.approx((flow_s - samples["compile"][0]) / fit_s)
     assert row["train_ratio_with_compiling"] == pytest.approx(flow_s / fit_s)
     # The side process's peak memory, read while it still runs (none on one core).
-    if sidecar._cores() >= 2:
+    if sidecar.available_cores() >= 2:
         assert row["train_side_peak_mb"] > 20
     else:
         assert row["train_side_peak_mb"] == 0
     assert row["score_ratio"] == pytest.approx(row["raw_predict_s"] / row["score_flow_s"])
-    assert "| 3,000 |" in (tmp_path / "bench.md").read_text()
+    # Where the scoring pass's seconds go: each step timed, within the flow's time.
+    steps = row["score_steps_s"]
+    assert {"seconds_id_check", "seconds_read_validate", "seconds_features", "seconds_predict",
+            "seconds_write_scores", "seconds_flag"} <= set(steps)  # fmt: skip
+    assert all(v >= 0 for v in steps.values()) and sum(steps.values()) < row["score_flow_s"]
+    table = (tmp_path / "bench.md").read_text()
+    assert "| 3,000 |" in table and "Where the scoring flow's seconds go" in table

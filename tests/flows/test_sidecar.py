@@ -30,7 +30,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(autouse=True)
 def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     """The side process is used on two cores or more, whatever this machine has."""
-    monkeypatch.setattr(sidecar, "_cores", lambda: 2)
+    monkeypatch.setattr(sidecar, "available_cores", lambda: 2)
 
 
 def test_calls_run_in_another_process_that_stays() -> None:
@@ -119,7 +119,7 @@ def test_functions_of_the_callers_script_travel_too() -> None:
 
 
 def test_one_core_works_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sidecar, "_cores", lambda: 1)
+    monkeypatch.setattr(sidecar, "available_cores", lambda: 1)
     assert sidecar.call(os.getpid) == os.getpid()
 
 
@@ -134,7 +134,7 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
             import os
             print("top level ran", flush=True)
             from flows import sidecar
-            sidecar._cores = lambda: 2
+            sidecar.available_cores = lambda: 2
             side = sidecar.call(os.getpid)
             print("side", side != os.getpid(), flush=True)
             print("pid", side, flush=True)
