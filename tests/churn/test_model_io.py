@@ -141,3 +141,42 @@ def test_a_recipe_without_derived_features_is_still_the_first_layout(saved: Path
     recipe = json.loads((saved / RECIPE_FILE).read_text())
     assert recipe["format"] == "churn-model/1" and "derived" not in recipe["features"]
     assert load_model(saved).spec.derived == ()
+
+
+def test_loading_imports_no_lightgbm_until_the_trees_are_used(
+    world_split: tuple[pd.DataFrame, object], tmp_path: Path
+) -> None:
+    """Scoring with the compiled trees never needs LightGBM: loading does not import it
+    (1.2-1.5 s of a scoring run); the trees are parsed when first used, and pickle."""
+    import pickle
+    import subprocess
+    import sys
+
+    rows, split = world_split
+    model = train_model(
+        split.train,  # type: ignore[attr-defined]
+        split.validation,  # type: ignore[attr-defined]
+        params=ModelSettings(n_estimators=30),
+    )
+    save_model(model, tmp_path / "m")
+    rows.to_parquet(tmp_path / "rows.parquet")
+    script = f"""
+import sys
+from pathlib import Path
+import pandas as pd
+from churn.model_io import load_model
+model = load_model(Path({str(tmp_path / "m")!r}))
+print("lightgbm" in sys.modules, "sklearn" in sys.modules)
+rows = pd.read_parquet({str(tmp_path / "rows.parquet")!r})
+model.predict_proba(rows).dump({str(tmp_path / "scores.npy")!r})
+print("lightgbm" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False", "True"]  # parsed once used
+    scores = np.load(tmp_path / "scores.npy", allow_pickle=True)
+    np.testing.assert_array_equal(scores, model.predict_proba(rows))
+    loaded = load_model(tmp_path / "m")
+    copy = pickle.loads(pickle.dumps(loaded))  # as it travels to a Dask worker
+    np.testing.assert_array_equal(copy.predict_proba(rows), model.predict_proba(rows))
