@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -76,29 +76,27 @@ def _remove(entry: Path) -> None:
         entry.unlink(missing_ok=True)
 
 
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete the temporaries of ``path`` left by processes that died (killed
-    mid-write); return them."""
+def _remove_dead(entries: Iterable[Path], final_name: str | None = None) -> list[Path]:
+    """Delete the temporaries among ``entries`` whose writer died; return them."""
     removed = []
-    for entry in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        if _writer_is_gone(entry, path.name):
+    for entry in entries:
+        if _writer_is_gone(entry, final_name):
             _remove(entry)
             removed.append(entry)
     return removed
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporaries of ``path`` left by processes that died (killed
+    mid-write); return them."""
+    return _remove_dead(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"), path.name)
 
 
 def sweep_stale_temporaries(root: Path) -> list[Path]:
     """Delete every temporary under ``root`` (at any depth) whose writer died; return them.
     Run by each command that opens the stores, so that a killed run's debris is gone
     after the next command, whichever it is."""
-    if not root.is_dir():
-        return []
-    removed = []
-    for entry in sorted(root.rglob(".*.tmp")):
-        if _writer_is_gone(entry):
-            _remove(entry)
-            removed.append(entry)
-    return removed
+    return _remove_dead(sorted(root.rglob(".*.tmp"))) if root.is_dir() else []
 
 
 @contextlib.contextmanager

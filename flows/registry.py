@@ -20,7 +20,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
-from churn.atomic import atomic_folder, sweep_stale_temporaries
+from churn.atomic import atomic_folder
 from churn.compiled import CompiledTrees
 from churn.errors import NotReadyError
 from churn.model import ChurnModel
@@ -285,8 +285,8 @@ def prune_compiled_cache(keep: int = COMPILED_CACHE_KEEP) -> None:
     root = compiled_cache("-").parent
     if not root.is_dir():
         return
-    sweep_stale_temporaries(root)
-    # Folders being written (temporaries, dot-named) are not the cache's to prune.
+    # Folders being written (temporaries, dot-named) are not the cache's to prune; those
+    # of killed writers are swept by the next command (runtime.remove_debris).
     folders = sorted(
         (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
         key=lambda p: p.stat().st_mtime,
